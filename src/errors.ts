@@ -1,0 +1,70 @@
+/**
+ * The one error class of chorus and the table of its codes.
+ *
+ * Branch on `code` (or `instanceof ChorusError`), never on message text. Every code here is documented in
+ * docs/errors.md; a test keeps the two lists equal.
+ */
+
+/** Every error code chorus throws, with the kind of failure it is (see STYLE.md "Errors"). */
+export const ERROR_CODES = {
+  /** A wire event failed validation: not JSON, or a field chorus routes on is missing or of the wrong type. */
+  CHORUS_ERR_EVENT_INVALID: 'per-event',
+  /** A feed file could not be read or holds a line that is neither a V4Event nor a datafeed read response. */
+  CHORUS_ERR_FEED_INVALID: 'fatal',
+  /** A slash-command pattern does not follow the grammar (reported at registration, naming the pattern). */
+  CHORUS_ERR_PATTERN_INVALID: 'fatal',
+  /** A listener module is not a `defineListener(...)` default export, or its setup threw. */
+  CHORUS_ERR_LISTENER_INVALID: 'fatal',
+  /** A listener's handler threw or its pipeline errored while handling an event. */
+  CHORUS_ERR_LISTENER_FAILED: 'per-event',
+  /** A listener asked for the event to be delivered again (`RequeueEvent`). */
+  CHORUS_ERR_REQUEUE: 'requeue',
+  /** A value given to the conversation store is not JSON-serializable. */
+  CHORUS_ERR_STATE_VALUE: 'per-event',
+  /** A reply could not be turned into MessageML. */
+  CHORUS_ERR_REPLY_INVALID: 'per-event',
+  /** The configuration file or environment is invalid; the message names the field and the reason. */
+  CHORUS_ERR_CONFIG_INVALID: 'fatal',
+  /** A command-line call is malformed (usage is printed, exit code 2). */
+  CHORUS_ERR_USAGE: 'fatal',
+} as const;
+
+/** A code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The error chorus throws. `code` is stable; `message` is for people and never holds secrets.
+ *
+ * @example
+ * throw new ChorusError('CHORUS_ERR_FEED_INVALID', 'line 3 is not JSON', { cause: err });
+ */
+export class ChorusError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ChorusError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is a {@link ChorusError}, optionally with the given code. */
+export function isChorusError(err: unknown, code?: ErrorCode): err is ChorusError {
+  return err instanceof ChorusError && (code === undefined || err.code === code);
+}
+
+/**
+ * Thrown by a listener to ask for the event to be delivered again instead of being dead-lettered.
+ *
+ * The datafeed then does not advance its ackId for the batch, so the pod re-queues it after its visibility
+ * timeout (BDK Java `EventException` → `RequeueEventException`, reference §4.1).
+ *
+ * @example
+ * if (!downstreamReady) throw new RequeueEvent('price service is down');
+ */
+export class RequeueEvent extends ChorusError {
+  constructor(reason: string, options?: ErrorOptions) {
+    super('CHORUS_ERR_REQUEUE', reason, options);
+    this.name = 'RequeueEvent';
+  }
+}
