@@ -1,0 +1,138 @@
+/**
+ * Builds the `bot` object a listener's `setup` receives. Every handler method is sugar over the event streams:
+ * it registers an Observable built from `events$`, `messages$` or `mentions$`, exactly what `bot.use` takes.
+ */
+import { concatMap, filter, map, type Observable } from 'rxjs';
+import { ChorusError } from '../errors.ts';
+import type { EventType } from '../events/wire-schema.ts';
+import type { CommandRouter } from './command-router.ts';
+import { createScopedSource } from './event-scope.ts';
+import type { RoutedMessageContext } from './event-context.ts';
+import type {
+  Bot,
+  BotIdentity,
+  CommandContext,
+  CommandOptions,
+  EventContext,
+  Handler,
+  MentionContext,
+} from './listener.ts';
+import { ofType } from './of-type.ts';
+import { compilePattern } from './pattern.ts';
+import { runHandler } from './run-handler.ts';
+
+/**
+ * A pipeline registered by a listener. `accepts` is a shortcut the dispatcher may take to skip subscribing
+ * a pipeline that would emit nothing for this event; it never changes the outcome.
+ */
+export type Registration = {
+  readonly listener: string;
+  readonly pipeline$: Observable<unknown>;
+  readonly accepts: ((ctx: EventContext) => boolean) | undefined;
+};
+
+/** The event streams of one runtime, shared by all its listeners. */
+export type BotStreams = {
+  readonly events$: Observable<EventContext>;
+  readonly messages$: Observable<RoutedMessageContext>;
+  readonly mentions$: Observable<RoutedMessageContext>;
+};
+
+/** Creates the streams every `bot` exposes. */
+export function createBotStreams(): BotStreams {
+  const asMessage = (ctx: EventContext): RoutedMessageContext | undefined =>
+    ctx.type === 'MESSAGESENT' ? (ctx as RoutedMessageContext) : undefined;
+  return {
+    events$: createScopedSource((ctx) => ctx),
+    messages$: createScopedSource(asMessage),
+    mentions$: createScopedSource((ctx) => {
+      const message = asMessage(ctx);
+      return message?.mentionsBot === true ? message : undefined;
+    }),
+  };
+}
+
+const isMessage = (ctx: EventContext): boolean => ctx.type === 'MESSAGESENT';
+
+/**
+ * Creates the `bot` of the listener named `listener`, registering into `registrations` and `router`.
+ * `nextCommandId` numbers commands across listeners in registration order.
+ */
+export function createBot(options: {
+  readonly listener: string;
+  readonly identity: BotIdentity;
+  readonly streams: BotStreams;
+  readonly router: CommandRouter;
+  readonly registrations: Registration[];
+}): Bot {
+  const { listener, identity, streams, router, registrations } = options;
+  const register = (pipeline$: Observable<unknown>, accepts?: (ctx: EventContext) => boolean): void => {
+    registrations.push({ listener, pipeline$, accepts });
+  };
+
+  function command<P extends string>(
+    pattern: P,
+    optionsOrHandler: CommandOptions | Handler<CommandContext>,
+    maybeHandler?: Handler<CommandContext>,
+  ): void {
+    const handler = typeof optionsOrHandler === 'function' ? optionsOrHandler : maybeHandler;
+    if (typeof handler !== 'function') {
+      throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `listener ${listener}: command ${pattern} has no handler`);
+    }
+    const commandOptions = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler;
+    const id = router.entries.length;
+    router.add({ id, listener, pattern: compilePattern(pattern), options: commandOptions });
+    const matches = (ctx: RoutedMessageContext): boolean => ctx.command?.entryId === id;
+    register(
+      streams.messages$.pipe(
+        filter(matches),
+        concatMap((ctx) => runHandler(handler, ctx as unknown as CommandContext)),
+      ),
+      (ctx) => isMessage(ctx) && matches(ctx as RoutedMessageContext),
+    );
+  }
+
+  function mention(patternOrHandler: RegExp | Handler<MentionContext>, maybeHandler?: Handler<MentionContext>): void {
+    const pattern = patternOrHandler instanceof RegExp ? patternOrHandler : undefined;
+    const handler = pattern === undefined ? patternOrHandler : maybeHandler;
+    if (typeof handler !== 'function') {
+      throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `listener ${listener}: mention needs a handler`);
+    }
+    const uncommanded = (ctx: RoutedMessageContext): boolean => ctx.command === undefined;
+    register(
+      streams.mentions$.pipe(
+        filter(uncommanded),
+        map((ctx): MentionContext | undefined => {
+          if (pattern !== undefined) pattern.lastIndex = 0; // a /g or /y pattern must not carry state between events
+          const match = pattern?.exec(ctx.prompt);
+          if (match === null) return undefined;
+          return Object.create(ctx, { match: { value: match ?? undefined, enumerable: true } }) as MentionContext;
+        }),
+        filter((ctx): ctx is MentionContext => ctx !== undefined),
+        concatMap((ctx) => runHandler(handler, ctx)),
+      ),
+      (ctx) => isMessage(ctx) && (ctx as RoutedMessageContext).mentionsBot && uncommanded(ctx as RoutedMessageContext),
+    );
+  }
+
+  return {
+    identity,
+    events$: streams.events$,
+    messages$: streams.messages$,
+    mentions$: streams.mentions$,
+    command,
+    mention,
+    on<T extends EventType>(type: T, handler: Handler<EventContext<T>>): void {
+      register(
+        streams.events$.pipe(
+          ofType(type),
+          concatMap((ctx) => runHandler(handler, ctx)),
+        ),
+        (ctx) => ctx.type === type,
+      );
+    },
+    use(pipeline$: Observable<unknown>): void {
+      register(pipeline$);
+    },
+  };
+}

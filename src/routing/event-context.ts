@@ -1,0 +1,138 @@
+/**
+ * Builds the context object handlers receive for one event. One object per event, shared by every listener;
+ * the per-event logger is made only when a handler reads `ctx.log` (the event path is the hot path).
+ */
+import type { Logger } from 'pino';
+import { ChorusError } from '../errors.ts';
+import type { ChorusEvent, Message, User } from '../events/event.ts';
+import type { EventType } from '../events/wire-schema.ts';
+import { toMessageML, type MessageML } from '../reply/messageml.ts';
+import type { ReplySender } from '../reply/reply-sender.ts';
+import type { ConversationStore } from '../state/conversation-store.ts';
+import type { JsonValue } from '../state/json-value.ts';
+import type { MessageRoute } from './command-router.ts';
+import type { BotIdentity, EventContext, MatchedCommand, StateHandle } from './listener.ts';
+
+/** What every context of one runtime shares. */
+export type ContextDeps = {
+  readonly bot: BotIdentity;
+  readonly store: ConversationStore;
+  readonly sender: ReplySender;
+  readonly log: Logger;
+};
+
+/** A MESSAGESENT context as built here: `command` carries the router's entry id, `args` its arguments. */
+export type RoutedMessageContext = EventContext<'MESSAGESENT'> & {
+  readonly message: Message;
+  readonly text: string;
+  readonly prompt: string;
+  readonly mentionsBot: boolean;
+  readonly command: (MatchedCommand & { readonly entryId: number }) | undefined;
+  readonly args: MatchedCommand['args'] | undefined;
+};
+
+/** The store key of a conversation's state. */
+export function conversationKey(conversationId: string): string {
+  return `conversation:${conversationId}`;
+}
+
+class ConversationState implements StateHandle {
+  readonly #store: ConversationStore;
+  readonly #key: string;
+
+  constructor(store: ConversationStore, key: string) {
+    this.#store = store;
+    this.#key = key;
+  }
+
+  get<T extends JsonValue = JsonValue>(): Promise<T | undefined> {
+    return this.#store.get(this.#key) as Promise<T | undefined>;
+  }
+
+  set(value: unknown): Promise<void> {
+    return this.#store.set(this.#key, value);
+  }
+
+  update<T>(fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
+    return this.#store.update(this.#key, fn);
+  }
+
+  delete(): Promise<void> {
+    return this.#store.delete(this.#key);
+  }
+}
+
+class Context {
+  readonly type: EventType;
+  readonly event: ChorusEvent;
+  readonly user: User;
+  readonly bot: BotIdentity;
+  readonly conversationId: string;
+  readonly streamId: string | undefined;
+  readonly state: StateHandle;
+  // Plain (not #private) fields: mention contexts derive from this object with Object.create, and #private
+  // fields are not reachable through a prototype.
+  private readonly deps: ContextDeps;
+  private cachedLog: Logger | undefined;
+
+  constructor(event: ChorusEvent, deps: ContextDeps) {
+    this.type = event.type;
+    this.event = event;
+    this.user = event.initiator;
+    this.bot = deps.bot;
+    this.conversationId = event.conversationId;
+    this.streamId = 'stream' in event ? event.stream?.streamId : undefined;
+    this.state = new ConversationState(deps.store, conversationKey(event.conversationId));
+    this.deps = deps;
+  }
+
+  get log(): Logger {
+    this.cachedLog ??= this.deps.log.child({ eventId: this.event.id, eventType: this.type, streamId: this.streamId });
+    return this.cachedLog;
+  }
+
+  async reply(content: string | MessageML): Promise<void> {
+    if (this.streamId === undefined) {
+      throw new ChorusError('CHORUS_ERR_REPLY_INVALID', `a ${this.type} event has no stream to reply to`);
+    }
+    const message = toMessageML(content);
+    await this.deps.sender.send({
+      streamId: this.streamId,
+      message,
+      inReplyTo: { eventId: this.event.id, type: this.type },
+    });
+  }
+}
+
+class MessageContextImpl extends Context {
+  readonly message: Message;
+  readonly text: string;
+  readonly prompt: string;
+  readonly mentionsBot: boolean;
+  readonly command: RoutedMessageContext['command'];
+  readonly args: RoutedMessageContext['args'];
+
+  constructor(event: ChorusEvent<'MESSAGESENT'>, deps: ContextDeps, route: MessageRoute) {
+    super(event, deps);
+    this.message = event.message;
+    this.text = event.message.text;
+    this.prompt = route.prompt;
+    this.mentionsBot = route.mentionsBot;
+    this.command = route.command;
+    this.args = route.command?.args;
+  }
+}
+
+/** The context of a non-message event. */
+export function createEventContext(event: ChorusEvent, deps: ContextDeps): EventContext {
+  return new Context(event, deps) as unknown as EventContext;
+}
+
+/** The context of a MESSAGESENT event, with the router's findings. */
+export function createMessageContext(
+  event: ChorusEvent<'MESSAGESENT'>,
+  deps: ContextDeps,
+  route: MessageRoute,
+): RoutedMessageContext {
+  return new MessageContextImpl(event, deps, route) as unknown as RoutedMessageContext;
+}

@@ -1,0 +1,214 @@
+/**
+ * The event pipeline: datafeed batches in, one outcome per event out. The same pipeline serves replay, tests
+ * and the daemon.
+ *
+ * Per event, in feed order: validate (malformed → logged, dead-lettered, the loop goes on) → drop the bot's
+ * own events (BDK `isAcceptingEvent`, reference §4.1) → drop redeliveries by dedupe key → route → dispatch
+ * to every listener. Events of one conversation are handled one after another in feed order; conversations
+ * run concurrently (`concatMapByKey`). A batch is settled once each of its events has an outcome.
+ */
+import type { Logger } from 'pino';
+import { defer, from, map, mergeMap, type Observable, of, tap } from 'rxjs';
+import type { DatafeedBatch, DatafeedSource } from '../datafeed/datafeed-source.ts';
+import { ChorusError, isChorusError } from '../errors.ts';
+import type { ChorusEvent } from '../events/event.ts';
+import { parseWireEvent } from '../events/parse-wire-event.ts';
+import { listUnknownFields } from '../events/unknown-fields.ts';
+import type { ReplySender } from '../reply/reply-sender.ts';
+import { concatMapByKey } from '../rx/concat-map-by-key.ts';
+import type { ConversationStore } from '../state/conversation-store.ts';
+import { createDedupeWindow, type DedupeWindow } from '../state/dedupe-window.ts';
+import { createCommandRouter, type CommandEntry } from './command-router.ts';
+import { createBot, createBotStreams, type Registration } from './create-bot.ts';
+import type { DeadLetterSink } from './dead-letters.ts';
+import { dispatchEvent, type ListenerFailure } from './dispatch-event.ts';
+import { createEventContext, createMessageContext, type ContextDeps } from './event-context.ts';
+import { registerHelp } from './help.ts';
+import { defineListener, type BotIdentity, type EventContext, type ListenerModule } from './listener.ts';
+
+/**
+ * What became of one event: `handled` by every listener; `failed` (a listener threw; dead-lettered);
+ * `requeued` (a listener threw `RequeueEvent`); `duplicate` (dedupe key seen); `own` (sent by the bot);
+ * `invalid` (malformed; dead-lettered); `unsupported` (an event type chorus does not know; tolerated).
+ */
+export type EventStatus = 'handled' | 'failed' | 'requeued' | 'duplicate' | 'own' | 'invalid' | 'unsupported';
+
+/** The outcome of one event. `error` is set for `failed`, `requeued` and `invalid`. */
+export type EventOutcome = {
+  readonly status: EventStatus;
+  readonly eventId: string | undefined;
+  readonly eventType: string | undefined;
+  readonly conversationId: string | undefined;
+  readonly error?: ChorusError;
+};
+
+/** What the pipeline is made of. */
+export type EventPipelineOptions = {
+  readonly listeners: readonly ListenerModule[];
+  readonly bot: BotIdentity;
+  readonly store: ConversationStore;
+  readonly sender: ReplySender;
+  readonly deadLetters: DeadLetterSink;
+  /** The root logger; the pipeline makes child loggers per component and event. */
+  readonly log: Logger;
+  /** Default: an in-memory window of 24 h. */
+  readonly dedupe?: DedupeWindow;
+  /** How many conversations are handled at once. Default: unlimited. */
+  readonly concurrency?: number;
+};
+
+/** A pipeline ready to run. */
+export type EventPipeline = {
+  /** Every registered command, in registration order (`/help` included). */
+  readonly commands: readonly CommandEntry[];
+  /**
+   * Runs `source` through the listeners: emits one outcome per event; completes when a finite source has
+   * ended and every event is done. Unsubscribing stops reading and abandons events in flight.
+   */
+  run(source: DatafeedSource): Observable<EventOutcome>;
+};
+
+type BatchTracker = { pending: number; requeue: boolean; readonly batch: DatafeedBatch };
+
+type Item = {
+  readonly key: string;
+  readonly tracker: BatchTracker;
+  readonly wire: unknown;
+  readonly event: ChorusEvent | undefined;
+  readonly outcome: EventOutcome | undefined;
+};
+
+/**
+ * Loads the listeners (calling each `setup`), registers `/help`, and returns the pipeline.
+ *
+ * @throws ChorusError CHORUS_ERR_LISTENER_INVALID when a module is not a listener, two share a name, or a
+ * `setup` throws; CHORUS_ERR_PATTERN_INVALID (prefixed with the listener's name) for a bad command pattern.
+ */
+export async function createEventPipeline(options: EventPipelineOptions): Promise<EventPipeline> {
+  const log = options.log.child({ component: 'pipeline' });
+  const dedupe = options.dedupe ?? createDedupeWindow();
+  const router = createCommandRouter(options.bot.userId);
+  const streams = createBotStreams();
+  const registrations: Registration[] = [];
+  const names = new Set<string>();
+
+  for (const candidate of options.listeners) {
+    const listener = defineListener(candidate);
+    if (names.has(listener.name)) {
+      throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `two listeners are named ${listener.name}`);
+    }
+    names.add(listener.name);
+    const bot = createBot({ listener: listener.name, identity: options.bot, streams, router, registrations });
+    try {
+      await listener.setup(bot);
+    } catch (err) {
+      const code = isChorusError(err) ? err.code : 'CHORUS_ERR_LISTENER_INVALID';
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new ChorusError(code, `listener ${listener.name}: setup failed: ${reason}`, { cause: err });
+    }
+  }
+  registerHelp(
+    createBot({ listener: 'chorus:help', identity: options.bot, streams, router, registrations }),
+    router.entries,
+  );
+  log.info({ listeners: [...names], commands: router.entries.length }, 'listeners loaded');
+
+  const deps: ContextDeps = { bot: options.bot, store: options.store, sender: options.sender, log: options.log };
+  let sequence = 0;
+
+  const settleOne = (tracker: BatchTracker, outcome: EventOutcome): void => {
+    if (outcome.status === 'requeued') tracker.requeue = true;
+    tracker.pending -= 1;
+    if (tracker.pending === 0) tracker.batch.settle(tracker.requeue ? 'requeue' : 'ack');
+  };
+
+  const deadLetter = (wire: unknown, error: ChorusError): void => {
+    options.deadLetters.put({ wire, error, failedAt: Date.now() });
+  };
+
+  const classify = (wire: unknown, tracker: BatchTracker): Item => {
+    const solo = (outcome: EventOutcome): Item => {
+      sequence += 1;
+      return { key: `\u0000${sequence}`, tracker, wire, event: undefined, outcome };
+    };
+    let event: ChorusEvent | null;
+    try {
+      event = parseWireEvent(wire);
+    } catch (err) {
+      const error = isChorusError(err)
+        ? err
+        : new ChorusError('CHORUS_ERR_EVENT_INVALID', 'wire event could not be parsed', { cause: err });
+      log.error({ err: error }, 'malformed event dead-lettered');
+      deadLetter(wire, error);
+      return solo({ status: 'invalid', eventId: undefined, eventType: undefined, conversationId: undefined, error });
+    }
+    const wireEvent = wire as { id?: unknown; type?: unknown };
+    if (event === null) {
+      log.debug({ eventId: wireEvent.id, eventType: wireEvent.type }, 'unsupported event type ignored');
+      return solo({ status: 'unsupported', eventId: String(wireEvent.id), eventType: String(wireEvent.type), conversationId: undefined });
+    }
+    if (log.isLevelEnabled('debug')) {
+      const unknownFields = listUnknownFields(wire);
+      if (unknownFields.length > 0) log.debug({ eventId: event.id, unknownFields }, 'event has unknown fields');
+    }
+    const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId };
+    if (event.initiator.userId === options.bot.userId) return solo({ status: 'own', ...base });
+    if (!dedupe.claim(event.dedupeKey)) {
+      log.debug({ ...base, dedupeKey: event.dedupeKey }, 'duplicate event dropped');
+      return solo({ status: 'duplicate', ...base });
+    }
+    return { key: event.conversationId, tracker, wire, event, outcome: undefined };
+  };
+
+  const toOutcome = (item: Item, event: ChorusEvent, failures: readonly ListenerFailure[]): EventOutcome => {
+    const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId };
+    if (failures.length === 0) return { status: 'handled', ...base };
+    const streamId = 'stream' in event ? event.stream?.streamId : undefined;
+    const requeue = failures.find((failure) => isChorusError(failure.error, 'CHORUS_ERR_REQUEUE'));
+    if (requeue !== undefined) {
+      dedupe.release(event.dedupeKey);
+      log.warn({ ...base, streamId, listener: requeue.listener, err: requeue.error }, 'listener asked for the event again');
+      return { status: 'requeued', ...base, error: requeue.error as ChorusError };
+    }
+    for (const failure of failures) {
+      log.error({ ...base, streamId, listener: failure.listener, err: failure.error }, 'listener failed');
+    }
+    const first = failures[0] as ListenerFailure;
+    const listeners = failures.map((failure) => failure.listener).join(', ');
+    const error = new ChorusError('CHORUS_ERR_LISTENER_FAILED', `listener ${listeners} failed on event ${event.id}`, {
+      cause: first.error,
+    });
+    deadLetter(item.wire, error);
+    return { status: 'failed', ...base, error };
+  };
+
+  const handle = (item: Item): Observable<EventOutcome> => {
+    if (item.outcome !== undefined) return of(item.outcome);
+    const event = item.event as ChorusEvent;
+    return defer(async () => {
+      const ctx: EventContext =
+        event.type === 'MESSAGESENT'
+          ? createMessageContext(event, deps, router.route(event.message))
+          : createEventContext(event, deps);
+      return toOutcome(item, event, await dispatchEvent(ctx, registrations));
+    });
+  };
+
+  return {
+    commands: router.entries,
+    run(source) {
+      return source.batches$.pipe(
+        mergeMap((batch) => {
+          const tracker: BatchTracker = { pending: batch.events.length, requeue: false, batch };
+          if (tracker.pending === 0) batch.settle('ack');
+          return from(batch.events).pipe(map((wire) => classify(wire, tracker)));
+        }),
+        concatMapByKey(
+          (item) => item.key,
+          (item) => handle(item).pipe(tap((outcome) => settleOne(item.tracker, outcome))),
+          options.concurrency === undefined ? undefined : { concurrency: options.concurrency },
+        ),
+      );
+    },
+  };
+}
