@@ -3,8 +3,8 @@
  * and the daemon.
  *
  * Per event, in feed order: validate (malformed → logged, dead-lettered, the loop goes on) → drop the bot's
- * own events (BDK `isAcceptingEvent`, reference §4.1) → drop redeliveries by dedupe key → route → dispatch
- * to every listener. Events of one conversation are handled one after another in feed order; conversations
+ * own events (BDK `isAcceptingEvent`, reference §4.1) → in the conversation's turn, drop redeliveries by
+ * dedupe key → route → dispatch to every listener. Events of one conversation are handled one after another in feed order; conversations
  * run concurrently (`concatMapByKey`). A batch is settled once each of its events has an outcome.
  */
 import type { Logger } from 'pino';
@@ -151,11 +151,8 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
       const unknownFields = listUnknownFields(wire);
       if (unknownFields.length > 0) log.debug({ eventId: event.id, unknownFields }, 'event has unknown fields');
     }
-    const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId };
-    if (event.initiator.userId === options.bot.userId) return solo({ status: 'own', ...base });
-    if (!dedupe.claim(event.dedupeKey)) {
-      log.debug({ ...base, dedupeKey: event.dedupeKey }, 'duplicate event dropped');
-      return solo({ status: 'duplicate', ...base });
+    if (event.initiator.userId === options.bot.userId) {
+      return solo({ status: 'own', eventId: event.id, eventType: event.type, conversationId: event.conversationId });
     }
     return { key: event.conversationId, tracker, wire, event, outcome: undefined };
   };
@@ -185,7 +182,13 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
   const handle = (item: Item): Observable<EventOutcome> => {
     if (item.outcome !== undefined) return of(item.outcome);
     const event = item.event as ChorusEvent;
-    return defer(async () => {
+    return defer(async (): Promise<EventOutcome> => {
+      // Claimed in the conversation's turn, not on arrival: a redelivery that arrives while the first copy
+      // is in flight waits for it, and is taken if the first copy was requeued (its batch is not acked).
+      if (!dedupe.claim(event.dedupeKey)) {
+        log.debug({ eventId: event.id, dedupeKey: event.dedupeKey }, 'duplicate event dropped');
+        return { status: 'duplicate', eventId: event.id, eventType: event.type, conversationId: event.conversationId };
+      }
       const ctx: EventContext =
         event.type === 'MESSAGESENT'
           ? createMessageContext(event, deps, router.route(event.message))
