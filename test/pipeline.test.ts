@@ -252,3 +252,29 @@ describe('streams', () => {
     expect(isChorusError(seen, 'CHORUS_ERR_LISTENER_INVALID')).toBe(true);
   });
 });
+
+describe('state', () => {
+  it('gives each listener its own state of a conversation', async () => {
+    const counter = (name: string) =>
+      listener(name, (bot) =>
+        bot.command(`/${name}`, { requireMention: false }, async (ctx) => {
+          const n = await ctx.state.update((v: number | undefined) => (v ?? 0) + 1);
+          await ctx.reply(`${name}=${n}`);
+        }),
+      );
+    const { replies } = await runReplay(
+      ['/a', '/b', '/a', '/a', '/b'].map((content) => f.message({ stream: im, from: alice, content })),
+      { listeners: [counter('a'), counter('b')], botUserId },
+    );
+    expect(texts(replies)).toEqual(['a=1', 'b=1', 'a=2', 'a=3', 'b=2']);
+  });
+
+  it('treats a read response with null events as an empty batch', async () => {
+    const report = await runReplay(
+      [f.readResponse([f.message({ stream: im, from: alice, content: '/help' })]), { events: null, ackId: 'empty' }],
+      { listeners: [], botUserId },
+    );
+    expect(report.outcomes.map((outcome) => outcome.status)).toEqual(['handled']);
+    expect(report.replies).toHaveLength(1);
+  });
+});

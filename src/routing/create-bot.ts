@@ -31,23 +31,28 @@ export type Registration = {
   readonly accepts: ((ctx: EventContext) => boolean) | undefined;
 };
 
-/** The event streams of one runtime, shared by all its listeners. */
+/** The event streams of one listener's `bot`. */
 export type BotStreams = {
   readonly events$: Observable<EventContext>;
   readonly messages$: Observable<RoutedMessageContext>;
   readonly mentions$: Observable<RoutedMessageContext>;
 };
 
-/** Creates the streams every `bot` exposes. */
-export function createBotStreams(): BotStreams {
+/**
+ * Creates the streams of one listener's `bot`: each emits `view(ctx)`, the listener's view of the event.
+ */
+export function createBotStreams(view: <C extends EventContext>(ctx: C) => C): BotStreams {
   const asMessage = (ctx: EventContext): RoutedMessageContext | undefined =>
     ctx.type === 'MESSAGESENT' ? (ctx as RoutedMessageContext) : undefined;
   return {
-    events$: createScopedSource((ctx) => ctx),
-    messages$: createScopedSource(asMessage),
+    events$: createScopedSource((ctx) => view(ctx)),
+    messages$: createScopedSource((ctx) => {
+      const message = asMessage(ctx);
+      return message === undefined ? undefined : view(message);
+    }),
     mentions$: createScopedSource((ctx) => {
       const message = asMessage(ctx);
-      return message?.mentionsBot === true ? message : undefined;
+      return message?.mentionsBot === true ? view(message) : undefined;
     }),
   };
 }

@@ -31,9 +31,12 @@ export type RoutedMessageContext = EventContext<'MESSAGESENT'> & {
   readonly args: MatchedCommand['args'] | undefined;
 };
 
-/** The store key of a conversation's state. */
-export function conversationKey(conversationId: string): string {
-  return `conversation:${conversationId}`;
+/**
+ * The store key of one listener's state of one conversation: `state:<listener>:<conversationId>`.
+ * Each listener has its own, so two listener modules never overwrite each other's state.
+ */
+export function conversationStateKey(listener: string, conversationId: string): string {
+  return `state:${listener}:${conversationId}`;
 }
 
 class ConversationState implements StateHandle {
@@ -69,7 +72,6 @@ class Context {
   readonly bot: BotIdentity;
   readonly conversationId: string;
   readonly streamId: string | undefined;
-  readonly state: StateHandle;
   // Plain (not #private) fields: mention contexts derive from this object with Object.create, and #private
   // fields are not reachable through a prototype.
   private readonly deps: ContextDeps;
@@ -82,7 +84,6 @@ class Context {
     this.bot = deps.bot;
     this.conversationId = event.conversationId;
     this.streamId = 'stream' in event ? event.stream?.streamId : undefined;
-    this.state = new ConversationState(deps.store, conversationKey(event.conversationId));
     this.deps = deps;
   }
 
@@ -123,7 +124,16 @@ class MessageContextImpl extends Context {
   }
 }
 
-/** The context of a non-message event. */
+/**
+ * What one listener sees of an event's context: the same context, with `state` bound to that listener's
+ * state of the conversation. A view is a thin object whose prototype is the shared context.
+ */
+export function createListenerView<C extends EventContext>(ctx: C, listener: string, store: ConversationStore): C {
+  const state = new ConversationState(store, conversationStateKey(listener, ctx.conversationId));
+  return Object.create(ctx, { state: { value: state, enumerable: true } }) as C;
+}
+
+/** The context of a non-message event (without `state`: listeners get it through their view). */
 export function createEventContext(event: ChorusEvent, deps: ContextDeps): EventContext {
   return new Context(event, deps) as unknown as EventContext;
 }

@@ -22,7 +22,7 @@ import { createCommandRouter, type CommandEntry } from './command-router.ts';
 import { createBot, createBotStreams, type Registration } from './create-bot.ts';
 import type { DeadLetterSink } from './dead-letters.ts';
 import { dispatchEvent, type ListenerFailure } from './dispatch-event.ts';
-import { createEventContext, createMessageContext, type ContextDeps } from './event-context.ts';
+import { createEventContext, createListenerView, createMessageContext, type ContextDeps } from './event-context.ts';
 import { registerHelp } from './help.ts';
 import { defineListener, type BotIdentity, type EventContext, type ListenerModule } from './listener.ts';
 
@@ -88,7 +88,6 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
   const log = options.log.child({ component: 'pipeline' });
   const dedupe = options.dedupe ?? createDedupeWindow();
   const router = createCommandRouter(options.bot.userId);
-  const streams = createBotStreams();
   const registrations: Registration[] = [];
   const names = new Set<string>();
 
@@ -98,6 +97,7 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
       throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `two listeners are named ${listener.name}`);
     }
     names.add(listener.name);
+    const streams = createBotStreams((ctx) => createListenerView(ctx, listener.name, options.store));
     const bot = createBot({ listener: listener.name, identity: options.bot, streams, router, registrations });
     try {
       await listener.setup(bot);
@@ -107,8 +107,9 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
       throw new ChorusError(code, `listener ${listener.name}: setup failed: ${reason}`, { cause: err });
     }
   }
+  const helpStreams = createBotStreams((ctx) => createListenerView(ctx, 'chorus:help', options.store));
   registerHelp(
-    createBot({ listener: 'chorus:help', identity: options.bot, streams, router, registrations }),
+    createBot({ listener: 'chorus:help', identity: options.bot, streams: helpStreams, router, registrations }),
     router.entries,
   );
   log.info({ listeners: [...names], commands: router.entries.length }, 'listeners loaded');

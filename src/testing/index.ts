@@ -7,3 +7,5 @@ export { messageMLToText } from './messageml-to-text.ts';
 export { replay, runReplay, type Reply, type ReplayFeed, type ReplayOptions, type ReplayReport } from './replay.ts';
 export type { EventOutcome, EventStatus } from '../routing/event-pipeline.ts';
 export type { DeadLetter } from '../routing/dead-letters.ts';
+export { createMemoryStore } from '../state/memory-store.ts';
+export { conversationStateKey } from '../routing/event-context.ts';

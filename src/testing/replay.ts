@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { DatafeedSource } from '../datafeed/datafeed-source.ts';
 import { createMemorySource } from '../datafeed/memory-source.ts';
 import { createReplaySource } from '../datafeed/replay-source.ts';
+import { v5EventListSchema } from '../events/wire-schema.ts';
 import { createLogger } from '../logger.ts';
 import type { OutboundMessage } from '../reply/reply-sender.ts';
 import { createMemoryDeadLetters, type DeadLetter } from '../routing/dead-letters.ts';
@@ -48,9 +49,9 @@ export type ReplayFeed = string | readonly unknown[] | DatafeedSource;
 function toSource(feed: ReplayFeed): DatafeedSource {
   if (typeof feed === 'string') return createReplaySource(feed);
   if (!Array.isArray(feed)) return feed as DatafeedSource;
-  const isReadResponse = (item: unknown): item is { events: unknown[]; ackId: string } =>
-    typeof item === 'object' && item !== null && Array.isArray((item as { events?: unknown }).events) && 'ackId' in item;
-  return feed.length > 0 && feed.every(isReadResponse) ? createMemorySource(feed) : createMemorySource([{ events: feed }]);
+  const responses = feed.map((item) => v5EventListSchema.safeParse(item));
+  if (feed.length === 0 || !responses.every((response) => response.success)) return createMemorySource([{ events: feed }]);
+  return createMemorySource(responses.map(({ data }) => ({ events: data?.events ?? [], ackId: data?.ackId ?? '' })));
 }
 
 /**
