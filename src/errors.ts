@@ -27,6 +27,28 @@ export const ERROR_CODES = {
   CHORUS_ERR_CONFIG_INVALID: 'fatal',
   /** A command-line call is malformed (usage is printed, exit code 2). */
   CHORUS_ERR_USAGE: 'fatal',
+  /** RSA authentication was refused (pod or key manager answered 401/403) or the private key is unusable. */
+  CHORUS_ERR_AUTH_FAILED: 'fatal',
+  /** An HTTP call failed without a response: connection refused, reset or dropped, or a timeout. */
+  CHORUS_ERR_HTTP_NETWORK: 'transient',
+  /** An HTTP call was throttled (429); the error carries `retryAfterMs` when the server sent `Retry-After`. */
+  CHORUS_ERR_HTTP_THROTTLED: 'transient',
+  /** An HTTP call failed with a server error (5xx). */
+  CHORUS_ERR_HTTP_SERVER: 'transient',
+  /** An HTTP call was answered 401 again after the session was re-authenticated once. */
+  CHORUS_ERR_HTTP_UNAUTHORIZED: 'transient',
+  /** An HTTP call was refused with a client error (4xx other than 401 and 429); not retried. */
+  CHORUS_ERR_HTTP_REJECTED: 'fatal',
+  /** A successful HTTP response is not JSON or lacks a field chorus relies on. */
+  CHORUS_ERR_HTTP_RESPONSE_INVALID: 'fatal',
+  /** The datafeed cannot go on: 403 (too many feeds, entitlement), 404, an invalid response, or retries ran out. */
+  CHORUS_ERR_DATAFEED_FAILED: 'fatal',
+  /** A reply was refused (400, 403, 451…) or still failed after its last attempt; it is not sent. */
+  CHORUS_ERR_REPLY_FAILED: 'per-event',
+  /** The embedded pod could not start: its port cannot be bound, or a key file of `keysDir` cannot be read or written. */
+  CHORUS_ERR_POD_START: 'fatal',
+  /** A call of the embedded pod's in-process API was refused (unknown user or stream, not a member, bad MessageML). */
+  CHORUS_ERR_POD_REJECTED: 'fatal',
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -1,20 +1,108 @@
 /**
- * The configuration schema (zod). The file is YAML; see config/default.yaml for every field with comments.
+ * The configuration schema (zod). The file is YAML: config/default.yaml (the embedded pod) and
+ * config/symphony.example.yaml (a real pod) show every field with comments. Field names follow the BDK
+ * configuration where one exists (reference §4.5); durations are milliseconds and say so in their names.
  */
 import { z } from 'zod';
+
+const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const digits = z.string().regex(/^\d+$/, 'must be a string of digits (the int64 user id)');
+
+/** Retry of datafeed calls (BDK `datafeed.retry`; defaults are BDK Java's code defaults, reference §4.1). */
+const retrySchema = z.strictObject({
+  initialIntervalMs: z.number().int().positive().default(500),
+  multiplier: z.number().min(1).default(2),
+  maxIntervalMs: z.number().int().positive().default(300_000),
+});
+
+/** A user of the embedded pod. */
+const podUserSchema = z.strictObject({
+  userId: digits,
+  username: z.string().min(1),
+  displayName: z.string().min(1),
+  email: z.string().optional(),
+});
+
+/** A stream of the embedded pod; `members` are user ids. */
+const podStreamSchema = z.strictObject({
+  streamId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be URL-safe base64 (letters, digits, - and _)'),
+  streamType: z.enum(['IM', 'MIM', 'ROOM']),
+  roomName: z.string().optional(),
+  members: z.array(digits).min(1),
+});
 
 /** The validated configuration. */
 export const configSchema = z.strictObject({
   bot: z.strictObject({
-    userId: z.string().regex(/^\d+$/, 'must be a string of digits (the int64 user id)'),
-    displayName: z.string().min(1),
+    /** Known from `GET /pod/v2/sessioninfo` when connected; needed here for replay. */
+    userId: digits.optional(),
+    displayName: z.string().min(1).optional(),
+    /** The service account's username (the JWT `sub`). */
+    username: z.string().min(1).optional(),
+    /** The RSA private key: a PEM file, or its content (use the CHORUS_BOT_PRIVATE_KEY variable for secrets). */
+    privateKey: z
+      .strictObject({ path: z.string().min(1).optional(), content: z.string().min(1).optional() })
+      .refine((key) => key.path !== undefined || key.content !== undefined, 'needs path or content')
+      .optional(),
   }),
+  /** Where the pod, agent and key manager are; ignored (pointed at it) when `embeddedPod` is set. */
+  pod: z.strictObject({ url }).optional(),
+  agent: z.strictObject({ url }).optional(),
+  keyManager: z.strictObject({ url }).optional(),
+  datafeed: z
+    .strictObject({
+      /** Reuse/create the feed with this tag (BDK `datafeed.tag`); default: reuse any `_f` feed. */
+      tag: z.string().min(1).max(100).optional(),
+      /** Client timeout of a read; must exceed the pod's 30 s long poll. */
+      readTimeoutMs: z.number().int().min(35_000).default(60_000),
+      retry: retrySchema.default({ initialIntervalMs: 500, multiplier: 2, maxIntervalMs: 300_000 }),
+    })
+    .default({ readTimeoutMs: 60_000, retry: { initialIntervalMs: 500, multiplier: 2, maxIntervalMs: 300_000 } }),
+  reply: z
+    .strictObject({
+      maxAttempts: z.number().int().positive().default(5),
+      /** Minimum time between two messages to one stream (reference §3.3: large rooms ≤ 2 messages/s). */
+      minIntervalMsPerStream: z.number().int().nonnegative().default(0),
+    })
+    .default({ maxAttempts: 5, minIntervalMsPerStream: 0 }),
+  /** `GET /healthz` and `GET /metrics`. Port 0 picks a free port. */
+  http: z
+    .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(8080) })
+    .default({ host: '127.0.0.1', port: 8080 }),
+  /** The folder of listener modules (TypeScript or JavaScript files; *.test.* files are skipped). */
   listeners: z.string().min(1).default('listeners'),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     })
     .default({ level: 'info' }),
+  /** Run an embedded Symphony-compatible pod on 127.0.0.1 and connect the bot to it. */
+  embeddedPod: z
+    .strictObject({
+      port: z.number().int().min(0).max(65_535).default(7443),
+      /** Where the private keys of the pod's users are written (`<keysDir>/<username>.pem`). */
+      keysDir: z.string().default('var/pod/keys'),
+      users: z.array(podUserSchema).min(1),
+      streams: z.array(podStreamSchema).default([]),
+      /** Messages posted when the daemon starts, to show a conversation: `{ as, stream, message }`. */
+      demo: z.array(z.strictObject({ as: z.string(), stream: z.string(), message: z.string() })).default([]),
+    })
+    .optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Environment variables that override a field, for secrets and per-host settings. Nothing else in chorus
+ * reads the environment.
+ */
+export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
+  CHORUS_BOT_USERNAME: ['bot', 'username'],
+  CHORUS_BOT_PRIVATE_KEY_PATH: ['bot', 'privateKey', 'path'],
+  CHORUS_BOT_PRIVATE_KEY: ['bot', 'privateKey', 'content'],
+  CHORUS_POD_URL: ['pod', 'url'],
+  CHORUS_AGENT_URL: ['agent', 'url'],
+  CHORUS_KEY_MANAGER_URL: ['keyManager', 'url'],
+  CHORUS_DATAFEED_TAG: ['datafeed', 'tag'],
+  CHORUS_LOG_LEVEL: ['log', 'level'],
+};

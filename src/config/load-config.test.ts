@@ -32,3 +32,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig('/nonexistent/chorus.yaml')).toThrow(/\/nonexistent\/chorus\.yaml: /);
   });
 });
+
+describe('loadConfig environment overrides', () => {
+  it('takes secrets and hosts from CHORUS_ variables, over the file', () => {
+    const path = write('bot:\n  username: file-bot\npod:\n  url: https://file.example\n');
+    const config = loadConfig(path, {
+      CHORUS_BOT_USERNAME: 'env-bot',
+      CHORUS_BOT_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----',
+      CHORUS_AGENT_URL: 'https://agent.example',
+      HOME: '/root',
+    });
+    expect(config.bot.username).toBe('env-bot');
+    expect(config.bot.privateKey).toEqual({ content: '-----BEGIN PRIVATE KEY-----' });
+    expect(config.pod?.url).toBe('https://file.example');
+    expect(config.agent?.url).toBe('https://agent.example');
+  });
+
+  it('names the field of a bad override', () => {
+    const path = write('bot: {}\n');
+    expect(() => loadConfig(path, { CHORUS_POD_URL: 'ftp://x' })).toThrow(`${path}: pod.url: must be an http(s) URL`);
+  });
+});

@@ -76,12 +76,14 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`);
   }
 
-  const config = loadConfig(values.config ?? DEFAULT_CONFIG);
+  const config = loadConfig(values.config ?? DEFAULT_CONFIG, process.env);
   const log = createLogger({ level: (level as (typeof LEVELS)[number] | undefined) ?? config.log.level });
+  const userId = botUserId ?? config.bot.userId;
+  if (userId === undefined) throw usageError('replay needs the bot user id: --bot-user-id, or bot.userId in the config');
   await replayCommand({
     feed: resolve(feed),
     listenersDir: values.listeners ?? config.listeners,
-    bot: { userId: botUserId ?? config.bot.userId, displayName: values['bot-name'] ?? config.bot.displayName },
+    bot: { userId, displayName: values['bot-name'] ?? config.bot.displayName ?? config.bot.username ?? 'Chorus Bot' },
     log,
     stdout: io.stdout,
   });

@@ -1,0 +1,62 @@
+/**
+ * The daemon's HTTP side door on 127.0.0.1: `GET /healthz` and `GET /metrics`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+/** What `/healthz` reports. */
+export type Health = { readonly ok: boolean; readonly reason: string; readonly lastReadAgoMs: number | null };
+
+/**
+ * Health from the time of the last datafeed read: healthy while a read completed within `maxAgeMs`
+ * (default 60_000 ms). `lastReadAtMs` is `undefined` before the first read.
+ */
+export function toHealth(lastReadAtMs: number | undefined, nowMs: number, maxAgeMs = 60_000): Health {
+  if (lastReadAtMs === undefined) return { ok: false, reason: 'the datafeed has not been read yet', lastReadAgoMs: null };
+  const ago = nowMs - lastReadAtMs;
+  return ago <= maxAgeMs
+    ? { ok: true, reason: 'the datafeed was read recently', lastReadAgoMs: ago }
+    : { ok: false, reason: `no datafeed read for ${ago} ms (limit ${maxAgeMs} ms)`, lastReadAgoMs: ago };
+}
+
+/**
+ * Starts the server. `/healthz` answers 200 or 503 with a JSON `Health` body; `/metrics` answers the
+ * registry in the Prometheus text format; anything else 404. Port 0 picks a free port.
+ */
+export async function startHealthServer(options: {
+  readonly host: string;
+  readonly port: number;
+  readonly health: () => Health;
+  readonly registry: Registry;
+}): Promise<{ readonly url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method === 'GET' && path === '/healthz') {
+      const health = options.health();
+      response.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(health));
+    } else if (request.method === 'GET' && path === '/metrics') {
+      options.registry.metrics().then(
+        (text) => {
+          response.writeHead(200, { 'content-type': options.registry.contentType });
+          response.end(text);
+        },
+        () => {
+          response.writeHead(500).end();
+        },
+      );
+    } else {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * An RSA-authenticated Symphony session: the session token (pod) and key-manager token (KM) every Agent API
+ * call carries, obtained with a signed JWT and kept until a server refuses them (reference §3.4).
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isChorusError, ChorusError } from '../errors.ts';
+import { userIdSchema } from '../events/wire-schema.ts';
+import { HttpError, joinUrl, type AgentHttp, type AuthSession, type SessionTokens } from './agent-http.ts';
+import { createAuthJwt } from './auth-jwt.ts';
+
+/** Options of {@link createSymphonySession}. */
+export type SymphonySessionOptions = {
+  /** The pod's base URL without `/login` or `/pod`, e.g. `https://acme.symphony.com`. */
+  readonly podUrl: string;
+  /** The key manager's base URL without `/relay`, e.g. `https://acme-km.symphony.com`. */
+  readonly keyManagerUrl: string;
+  /** The service account's username (the JWT `sub`). */
+  readonly username: string;
+  /** The service account's RSA private key, PEM. Never logged nor put in a message. */
+  readonly privateKeyPem: string;
+  readonly http: AgentHttp;
+  readonly log: Logger;
+};
+
+/** Who the bot is, from `GET /pod/v2/sessioninfo` (`UserV2`). */
+export type SessionInfo = {
+  /** The int64 user id as a string of digits (Symphony ids may exceed 2^53 in other APIs; keep them strings). */
+  readonly userId: string;
+  readonly displayName: string;
+  readonly username: string;
+};
+
+/** An authenticated session; see {@link createSymphonySession}. */
+export type SymphonySession = AuthSession & {
+  /**
+   * Who the session's user is (`GET {podUrl}/pod/v2/sessioninfo`). Fetched once; later calls resolve with the
+   * same value.
+   */
+  sessionInfo(): Promise<SessionInfo>;
+};
+
+/** `Token` (LOGIN): `{ name, token, authorizationToken? }`; chorus needs `token`. */
+const tokenSchema = z.object({ token: z.string().min(1) });
+
+/** `UserV2` (pod API) as far as chorus uses it. */
+const userV2Schema = z.object({
+  id: userIdSchema,
+  username: z.string().min(1),
+  displayName: z.string().nullish(),
+});
+
+/**
+ * Creates a session that authenticates lazily: the first `tokens()` call posts a fresh RS512 JWT
+ * (`{ token: jwt }`) to `POST {podUrl}/login/pubkey/authenticate` and `POST {keyManagerUrl}/relay/pubkey/authenticate`
+ * (both at once) and keeps the two tokens (LOGIN `/pubkey/authenticate`).
+ *
+ * Concurrency: one authentication at a time (single flight). `tokens()` callers share the pending one;
+ * `refresh(stale)` starts a new one only when `stale` are still the current tokens, so many callers that saw
+ * the same tokens refused cause one re-authentication, and a caller holding older tokens just gets the
+ * current ones. A failed authentication is not kept: the next call tries again.
+ *
+ * @throws ChorusError CHORUS_ERR_AUTH_FAILED (from `tokens`, `refresh`, `sessionInfo`) when an authenticate
+ *   call is answered 401 or 403, or the key is not an RSA private key; the message names the username and
+ *   URL. Transient HttpErrors (network, 5xx, 429) pass through for the caller to retry.
+ * @example
+ * const session = createSymphonySession({ podUrl, keyManagerUrl, username: 'chorus-bot', privateKeyPem, http, log });
+ * const { userId, displayName } = await session.sessionInfo();
+ */
+export function createSymphonySession(options: SymphonySessionOptions): SymphonySession {
+  const { podUrl, keyManagerUrl, username, privateKeyPem, http } = options;
+  const log = options.log.child({ component: 'session' });
+  let current: SessionTokens | undefined;
+  let pending: Promise<SessionTokens> | undefined;
+  let info: SessionInfo | undefined;
+
+  const authenticateAt = async (url: string): Promise<string> => {
+    try {
+      const { token } = await http.request({
+        method: 'POST',
+        url,
+        json: { token: createAuthJwt({ username, privateKeyPem }) },
+        schema: tokenSchema,
+      });
+      return token;
+    } catch (err) {
+      if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
+        throw new ChorusError(
+          'CHORUS_ERR_AUTH_FAILED',
+          `authentication of ${username} at ${url} was refused (HTTP ${err.status}): check the username and that ` +
+            `the public key of the private key is registered for this service account`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  };
+
+  const authenticate = (): Promise<SessionTokens> => {
+    pending ??= (async () => {
+      try {
+        // allSettled: when one side fails, the other has ended too before a new authentication may start.
+        const [pod, keyManager] = await Promise.allSettled([
+          authenticateAt(joinUrl(podUrl, '/login/pubkey/authenticate')),
+          authenticateAt(joinUrl(keyManagerUrl, '/relay/pubkey/authenticate')),
+        ]);
+        if (pod.status === 'rejected') throw pod.reason;
+        if (keyManager.status === 'rejected') throw keyManager.reason;
+        current = { sessionToken: pod.value, keyManagerToken: keyManager.value };
+        log.info({ username }, 'authenticated');
+        return current;
+      } catch (err) {
+        log.warn({ username, err, code: isChorusError(err) ? err.code : undefined }, 'authentication failed');
+        throw err;
+      } finally {
+        pending = undefined;
+      }
+    })();
+    return pending;
+  };
+
+  const session: SymphonySession = {
+    async tokens() {
+      return current ?? authenticate();
+    },
+    async refresh(stale) {
+      if (current !== undefined && !sameTokens(current, stale)) return current;
+      current = undefined;
+      return authenticate();
+    },
+    async sessionInfo() {
+      if (info !== undefined) return info;
+      const user = await http.request({
+        method: 'GET',
+        url: joinUrl(podUrl, '/pod/v2/sessioninfo'),
+        session,
+        withKeyManagerToken: false,
+        log,
+        schema: userV2Schema,
+      });
+      info = { userId: String(user.id), username: user.username, displayName: user.displayName || user.username };
+      return info;
+    },
+  };
+  return session;
+}
+
+function sameTokens(a: SessionTokens, b: SessionTokens): boolean {
+  return a.sessionToken === b.sessionToken && a.keyManagerToken === b.keyManagerToken;
+}
