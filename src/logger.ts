@@ -3,6 +3,7 @@
  * Logs are data: constant messages, variables in fields, errors under `err`.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 
 /**
  * Fields never written to a log: session and key-manager tokens, authorization headers, private keys
@@ -26,15 +27,20 @@ export const REDACT_PATHS: readonly string[] = [
 
 /**
  * Creates the root logger writing JSON lines to `destination` (default: stderr, so stdout stays free for
- * command output). `level` default: `info`.
+ * command output), or, with `pretty`, human-readable colored lines to stdout (pino-pretty; for a terminal).
+ * `level` default: `info`.
  */
-export function createLogger(options: { level?: LevelWithSilent; destination?: DestinationStream } = {}): Logger {
+export function createLogger(
+  options: { level?: LevelWithSilent; destination?: DestinationStream; pretty?: boolean } = {},
+): Logger {
   return pino(
     {
       level: options.level ?? 'info',
       base: { name: 'chorus' },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     },
-    options.destination ?? pino.destination({ dest: 2, sync: true }),
+    options.pretty === true
+      ? pretty({ destination: 1, sync: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' })
+      : (options.destination ?? pino.destination({ dest: 2, sync: true })),
   );
 }

@@ -13,7 +13,7 @@ function write(text: string): string {
 describe('loadConfig', () => {
   it('loads the shipped default', () => {
     const config = loadConfig(new URL('../../config/default.yaml', import.meta.url).pathname);
-    expect(config.bot).toEqual({ userId: '7000000000001', displayName: 'Chorus Bot' });
+    expect(config.bot).toEqual({ username: 'chorus-bot', userId: '7000000000001', displayName: 'Chorus Bot' });
     expect(config.listeners).toBe('listeners');
   });
 
@@ -51,5 +51,15 @@ describe('loadConfig environment overrides', () => {
   it('names the field of a bad override', () => {
     const path = write('bot: {}\n');
     expect(() => loadConfig(path, { CHORUS_POD_URL: 'ftp://x' })).toThrow(`${path}: pod.url: must be an http(s) URL`);
+  });
+});
+
+describe('the shipped configuration files', () => {
+  it('validate: the embedded default and the real-pod example', () => {
+    const example = loadConfig(new URL('../../config/symphony.example.yaml', import.meta.url).pathname);
+    expect(example.pod?.url).toBe('https://mycompany.symphony.com');
+    expect(example.embeddedPod).toBeUndefined();
+    const embedded = loadConfig(new URL('../../config/default.yaml', import.meta.url).pathname);
+    expect(embedded.embeddedPod?.users.map((user) => user.username)).toContain(embedded.bot.username);
   });
 });

@@ -5,22 +5,38 @@
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/config-schema.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { ChorusError, isChorusError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
+import { messagesCommand, sayCommand } from './message-commands.ts';
+import { podCommand } from './pod-command.ts';
+import { recordCommand } from './record-command.ts';
 import { replayCommand } from './replay-command.ts';
+import { runCommand } from './run-command.ts';
 
 export const USAGE = `usage: chorus <command> [options]
 
 commands:
+  run [--config <file>]
+      Run the bot. With the default config (config/default.yaml) it starts the embedded pod with a
+      demo room and users and shows the conversation; with a config naming a real pod it connects there.
+      GET /healthz and GET /metrics are served on the config's http host and port.
   replay <feed> [--listeners <dir>] [--bot-user-id <id>] [--bot-name <name>]
-         [--config <file>] [--log-level <level>]
       Run a recorded feed through the listener modules of <dir> (default: the config's
       "listeners", listeners/) and print every outgoing message on stdout as one JSON
       object a line: {"streamId": "...", "message": "<messageML>...</messageML>", ...}.
       Logs go to stderr. Feed formats: JSON Lines of V4Event objects; a datafeed read
       response {"events": [...], "ackId": "..."}; JSON Lines of read responses.
-      The bot identity defaults to the config's bot (config/default.yaml).
+  pod [--port <p>]
+      Run the embedded pod alone (users and streams from the config's embeddedPod).
+  say --pod <url> --stream <streamId> --as <username> [--key <file>] "<MessageML or text>"
+      Post a message as a user (key: --key, else <embeddedPod.keysDir>/<username>.pem).
+  messages --pod <url> --stream <streamId> [--as <username>] [--key <file>] [--limit <n>]
+      Print the stream's messages, one JSON object a line (as: default the config's bot).
+  record --config <file> --out <feed.jsonl> [--limit <n>]
+      Record the bot's live datafeed to a file that replay reads, until SIGINT or <n> events.
 
 options:
   --config <file>      configuration file (default: config/default.yaml of this package)
@@ -32,30 +48,64 @@ const DEFAULT_CONFIG = new URL('../../config/default.yaml', import.meta.url).pat
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** Where the CLI writes. */
-export type CliIo = { readonly stdout: Writable; readonly stderr: Writable };
+export type CliIo = { readonly stdout: Writable & { isTTY?: boolean }; readonly stderr: Writable };
+
+const OPTIONS = {
+  listeners: { type: 'string' },
+  'bot-user-id': { type: 'string' },
+  'bot-name': { type: 'string' },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  port: { type: 'string' },
+  pod: { type: 'string' },
+  stream: { type: 'string' },
+  as: { type: 'string' },
+  key: { type: 'string' },
+  limit: { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** The options and positional arguments each command takes (besides --config, --log-level, --help). */
+const COMMANDS: Readonly<Record<string, { options: readonly (keyof Values)[]; positionals: number }>> = {
+  run: { options: [], positionals: 0 },
+  replay: { options: ['listeners', 'bot-user-id', 'bot-name'], positionals: 1 },
+  pod: { options: ['port'], positionals: 0 },
+  say: { options: ['pod', 'stream', 'as', 'key'], positionals: 1 },
+  messages: { options: ['pod', 'stream', 'as', 'key', 'limit'], positionals: 0 },
+  record: { options: ['out', 'limit'], positionals: 0 },
+};
 
 function usageError(reason: string): ChorusError {
   return new ChorusError('CHORUS_ERR_USAGE', reason);
 }
 
-function parseCommandLine(argv: readonly string[]) {
+function parseCommandLine(argv: readonly string[]): { values: Values; positionals: string[] } {
   try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        listeners: { type: 'string' },
-        'bot-user-id': { type: 'string' },
-        'bot-name': { type: 'string' },
-        config: { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS });
   } catch (err) {
     throw usageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+function need(value: string | undefined, flag: string, command: string): string {
+  if (value === undefined || value === '') throw usageError(`${command} needs --${flag}`);
+  return value;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw usageError(`--${flag} must be a whole number`);
+  return Number(value);
+}
+
+function levelOf(values: Values, config: Config): (typeof LEVELS)[number] {
+  const level = values['log-level'];
+  if (level === undefined) return config.log.level;
+  if (!(LEVELS as readonly string[]).includes(level)) throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  return level as (typeof LEVELS)[number];
 }
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
@@ -64,30 +114,66 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const [command, ...rest] = positionals;
-  if (command !== 'replay') throw usageError(command === undefined ? 'no command given' : `unknown command ${command}`);
-  const [feed, ...extra] = rest;
-  if (feed === undefined) throw usageError('replay needs a feed file');
-  if (extra.length > 0) throw usageError(`unexpected argument ${extra.join(' ')}`);
+  const [command, ...args] = positionals;
+  if (command === undefined) throw usageError('no command given');
+  const spec = COMMANDS[command];
+  if (spec === undefined) throw usageError(`unknown command ${command}`);
+  const foreign = (Object.keys(values) as (keyof Values)[]).filter(
+    (name) => !['config', 'log-level', 'help', ...spec.options].includes(name),
+  );
+  if (foreign.length > 0) throw usageError(`${command} does not take --${foreign.join(', --')}`);
+  if (args.length < spec.positionals) throw usageError(`${command} needs ${spec.positionals === 1 ? 'an argument' : 'arguments'}`);
+  if (args.length > spec.positionals) throw usageError(`unexpected argument ${args.slice(spec.positionals).join(' ')}`);
   const botUserId = values['bot-user-id'];
   if (botUserId !== undefined && !/^\d+$/.test(botUserId)) throw usageError('--bot-user-id must be digits');
-  const level = values['log-level'];
-  if (level !== undefined && !(LEVELS as readonly string[]).includes(level)) {
-    throw usageError(`--log-level must be one of ${LEVELS.join(', ')}`);
-  }
-
+  const port = positiveInt(values.port, 'port');
+  const limit = positiveInt(values.limit, 'limit');
   const config = loadConfig(values.config ?? DEFAULT_CONFIG, process.env);
-  const log = createLogger({ level: (level as (typeof LEVELS)[number] | undefined) ?? config.log.level });
-  const userId = botUserId ?? config.bot.userId;
-  if (userId === undefined) throw usageError('replay needs the bot user id: --bot-user-id, or bot.userId in the config');
-  await replayCommand({
-    feed: resolve(feed),
-    listenersDir: values.listeners ?? config.listeners,
-    bot: { userId, displayName: values['bot-name'] ?? config.bot.displayName ?? config.bot.username ?? 'Chorus Bot' },
-    log,
-    stdout: io.stdout,
-  });
-  return 0;
+  const level = levelOf(values, config);
+  const stderrLog = (): Logger => createLogger({ level });
+  const keysDir = config.embeddedPod?.keysDir ?? 'var/pod/keys';
+
+  switch (command) {
+    case 'replay': {
+      const userId = botUserId ?? config.bot.userId;
+      if (userId === undefined) throw usageError('replay needs the bot user id: --bot-user-id, or bot.userId in the config');
+      await replayCommand({
+        feed: resolve(args[0] ?? ''),
+        listenersDir: values.listeners ?? config.listeners,
+        bot: { userId, displayName: values['bot-name'] ?? config.bot.displayName ?? config.bot.username ?? 'Chorus Bot' },
+        log: stderrLog(),
+        stdout: io.stdout,
+      });
+      return 0;
+    }
+    case 'run': {
+      // The daemon's logs are its output: pretty on a terminal, JSON lines otherwise.
+      const log = io.stdout.isTTY === true ? createLogger({ level, pretty: true }) : createLogger({ level, destination: pino.destination({ dest: 1, sync: false }) });
+      return runCommand(config, log);
+    }
+    case 'pod':
+      return podCommand(config, port, createLogger({ level, pretty: io.stdout.isTTY === true }));
+    case 'say':
+    case 'messages': {
+      const options = {
+        podUrl: need(values.pod, 'pod', command),
+        streamId: need(values.stream, 'stream', command),
+        username: command === 'say' ? need(values.as, 'as', command) : (values.as ?? config.bot.username ?? need(undefined, 'as', command)),
+        keyPath: values.key,
+        keysDir,
+        log: stderrLog(),
+        stdout: io.stdout,
+      };
+      if (command === 'say') await sayCommand({ ...options, message: args[0] ?? '' });
+      else await messagesCommand({ ...options, ...(limit === undefined ? {} : { limit }) });
+      return 0;
+    }
+    default: {
+      if (values.config === undefined) throw usageError('record needs --config <file> naming the pod to record from');
+      await recordCommand({ config, out: need(values.out, 'out', command), limit, log: stderrLog() });
+      return 0;
+    }
+  }
 }
 
 /**

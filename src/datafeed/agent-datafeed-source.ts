@@ -31,6 +31,11 @@ export type AgentDatafeedSourceOptions = {
   /** How long `stop()` lets its last, acknowledging read run. Default: 1_000 ms. */
   readonly stopReadTimeoutMs?: number;
   readonly log: Logger;
+  /**
+   * Told of every failed datafeed call that is recovered from (retried, or 400 → feed recreated), with the
+   * HTTP status, or `network` for connection failures and timeouts. For metrics.
+   */
+  readonly onError?: (status: string) => void;
   /** Default: node:timers/promises. Tests inject one that does not wait. */
   readonly sleep?: Sleep;
 };
@@ -120,8 +125,10 @@ function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscri
       retry,
       sleep,
       signal: loopSignal,
-      onRetry: (err, attempt, delayMs) =>
-        log.warn({ op, status: err.status, code: err.code, attempt, delayMs, datafeedId: feedId, err }, 'datafeed call failed, retrying'),
+      onRetry: (err, attempt, delayMs) => {
+        options.onError?.(err.status === undefined ? 'network' : String(err.status));
+        log.warn({ op, status: err.status, code: err.code, attempt, delayMs, datafeedId: feedId, err }, 'datafeed call failed, retrying');
+      },
     });
 
   const createFeed = async (): Promise<string> => {
@@ -169,6 +176,7 @@ function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscri
         return response;
       } catch (err) {
         if (!(err instanceof HttpError && err.status === 400) || recreations + 1 >= maxRecreations) throw err;
+        options.onError?.('400');
         log.warn(
           { status: 400, datafeedId: id, err },
           'datafeed is gone or the ackId was refused: recreating it; events sent before the new feed exists may be lost',

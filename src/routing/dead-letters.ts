@@ -18,13 +18,19 @@ export type DeadLetterSink = {
   put(letter: DeadLetter): void;
 };
 
-/** A sink that keeps dead letters in an array, in arrival order. */
-export function createMemoryDeadLetters(): DeadLetterSink & { readonly letters: readonly DeadLetter[] } {
+/**
+ * A sink that keeps dead letters in an array, in arrival order, at most `maxLetters` of them (default:
+ * unlimited; the oldest are dropped first).
+ */
+export function createMemoryDeadLetters(
+  maxLetters = Infinity,
+): DeadLetterSink & { readonly letters: readonly DeadLetter[] } {
   const letters: DeadLetter[] = [];
   return {
     letters,
     put(letter) {
       letters.push(letter);
+      if (letters.length > maxLetters) letters.shift();
     },
   };
 }

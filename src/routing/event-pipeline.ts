@@ -33,13 +33,17 @@ import { defineListener, type BotIdentity, type EventContext, type ListenerModul
  */
 export type EventStatus = 'handled' | 'failed' | 'requeued' | 'duplicate' | 'own' | 'invalid' | 'unsupported';
 
-/** The outcome of one event. `error` is set for `failed`, `requeued` and `invalid`. */
+/**
+ * The outcome of one event. `error` is set for `failed`, `requeued` and `invalid`; `durationMs` (from
+ * dispatch to the last listener's completion, milliseconds) for `handled`, `failed` and `requeued`.
+ */
 export type EventOutcome = {
   readonly status: EventStatus;
   readonly eventId: string | undefined;
   readonly eventType: string | undefined;
   readonly conversationId: string | undefined;
   readonly error?: ChorusError;
+  readonly durationMs?: number;
 };
 
 /** What the pipeline is made of. */
@@ -158,8 +162,13 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
     return { key: event.conversationId, tracker, wire, event, outcome: undefined };
   };
 
-  const toOutcome = (item: Item, event: ChorusEvent, failures: readonly ListenerFailure[]): EventOutcome => {
-    const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId };
+  const toOutcome = (
+    item: Item,
+    event: ChorusEvent,
+    failures: readonly ListenerFailure[],
+    durationMs: number,
+  ): EventOutcome => {
+    const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId, durationMs };
     if (failures.length === 0) return { status: 'handled', ...base };
     const streamId = 'stream' in event ? event.stream?.streamId : undefined;
     const requeue = failures.find((failure) => isChorusError(failure.error, 'CHORUS_ERR_REQUEUE'));
@@ -194,7 +203,9 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
         event.type === 'MESSAGESENT'
           ? createMessageContext(event, deps, router.route(event.message))
           : createEventContext(event, deps);
-      return toOutcome(item, event, await dispatchEvent(ctx, registrations));
+      const startedAt = performance.now();
+      const failures = await dispatchEvent(ctx, registrations);
+      return toOutcome(item, event, failures, performance.now() - startedAt);
     });
   };
 
