@@ -21,6 +21,12 @@ export const ERROR_CODES = {
   CHORUS_ERR_REQUEUE: 'requeue',
   /** A value given to the conversation store is not JSON-serializable. */
   CHORUS_ERR_STATE_VALUE: 'per-event',
+  /** A conversation store could not be opened: its SQLite file or folder, or its Redis server at creation. */
+  CHORUS_ERR_STATE_OPEN: 'fatal',
+  /** A conversation store operation failed in its backend (Redis unreachable, SQLite I/O), or the store is closed. */
+  CHORUS_ERR_STATE_UNAVAILABLE: 'per-event',
+  /** A state update kept losing its compare-and-swap to other writers of the same key and gave up. */
+  CHORUS_ERR_STATE_CONFLICT: 'per-event',
   /** A reply could not be turned into MessageML. */
   CHORUS_ERR_REPLY_INVALID: 'per-event',
   /** The configuration file or environment is invalid; the message names the field and the reason. */

@@ -87,6 +87,27 @@ export const configSchema = z.strictObject({
       /** Messages posted when the daemon starts, to show a conversation: `{ as, stream, message }`. */
       demo: z.array(z.strictObject({ as: z.string(), stream: z.string(), message: z.string() })).default([]),
     })
+    .superRefine((pod, ctx) => {
+      const userIds = new Set(pod.users.map((user) => user.userId));
+      const usernames = new Set(pod.users.map((user) => user.username));
+      const streamIds = new Set(pod.streams.map((stream) => stream.streamId));
+      pod.streams.forEach((stream, index) => {
+        stream.members.forEach((member, at) => {
+          if (!userIds.has(member)) {
+            ctx.addIssue({ code: 'custom', path: ['streams', index, 'members', at], message: `unknown user id ${member}` });
+          }
+        });
+        if (stream.streamType === 'IM' && stream.members.length !== 2) {
+          ctx.addIssue({ code: 'custom', path: ['streams', index, 'members'], message: 'an IM has exactly 2 members' });
+        }
+      });
+      pod.demo.forEach((step, index) => {
+        if (!usernames.has(step.as)) ctx.addIssue({ code: 'custom', path: ['demo', index, 'as'], message: `unknown username ${step.as}` });
+        if (!streamIds.has(step.stream)) {
+          ctx.addIssue({ code: 'custom', path: ['demo', index, 'stream'], message: `unknown stream ${step.stream}` });
+        }
+      });
+    })
     .optional(),
 });
 

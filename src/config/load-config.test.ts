@@ -63,3 +63,13 @@ describe('the shipped configuration files', () => {
     expect(embedded.embeddedPod?.users.map((user) => user.username)).toContain(embedded.bot.username);
   });
 });
+
+describe('embeddedPod cross-checks', () => {
+  it('names a stream member that is not a user, and a demo step of an unknown stream', () => {
+    const base = 'bot: {}\nembeddedPod:\n  users: [{ userId: "1", username: a, displayName: A }]\n';
+    const members = write(`${base}  streams: [{ streamId: s, streamType: ROOM, members: ["1", "9"] }]\n`);
+    expect(() => loadConfig(members)).toThrow(`${members}: embeddedPod.streams.0.members.1: unknown user id 9`);
+    const demo = write(`${base}  demo: [{ as: a, stream: nope, message: hi }]\n`);
+    expect(() => loadConfig(demo)).toThrow(`${demo}: embeddedPod.demo.0.stream: unknown stream nope`);
+  });
+});

@@ -9,11 +9,17 @@ import type { Registry } from 'prom-client';
 export type Health = { readonly ok: boolean; readonly reason: string; readonly lastReadAgoMs: number | null };
 
 /**
- * Health from the time of the last datafeed read: healthy while a read completed within `maxAgeMs`
- * (default 60_000 ms). `lastReadAtMs` is `undefined` before the first read.
+ * Health from the time of the last completed datafeed read: healthy while one completed within `maxAgeMs`
+ * (default 60_000 ms). Before the first read completes (it may long-poll for 30 s on an idle feed) the daemon
+ * counts as healthy for `maxAgeMs` after `startedAtMs`, reporting that it waits for it.
  */
-export function toHealth(lastReadAtMs: number | undefined, nowMs: number, maxAgeMs = 60_000): Health {
-  if (lastReadAtMs === undefined) return { ok: false, reason: 'the datafeed has not been read yet', lastReadAgoMs: null };
+export function toHealth(lastReadAtMs: number | undefined, startedAtMs: number, nowMs: number, maxAgeMs = 60_000): Health {
+  if (lastReadAtMs === undefined) {
+    const ago = nowMs - startedAtMs;
+    return ago <= maxAgeMs
+      ? { ok: true, reason: 'started; waiting for the first datafeed read', lastReadAgoMs: null }
+      : { ok: false, reason: `no datafeed read completed in the ${ago} ms since start (limit ${maxAgeMs} ms)`, lastReadAgoMs: null };
+  }
   const ago = nowMs - lastReadAtMs;
   return ago <= maxAgeMs
     ? { ok: true, reason: 'the datafeed was read recently', lastReadAgoMs: ago }

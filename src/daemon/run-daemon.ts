@@ -118,6 +118,7 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
       ...(config.datafeed.tag === undefined ? {} : { tag: config.datafeed.tag }),
       onError: (status) => metrics.datafeedErrors.inc({ status }),
     });
+    const startedAtMs = Date.now();
     let lastReadAtMs: number | undefined;
     const source: DatafeedSource = {
       batches$: datafeed.batches$.pipe(
@@ -130,7 +131,7 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     const healthServer = await startHealthServer({
       host: config.http.host,
       port: config.http.port,
-      health: () => toHealth(lastReadAtMs, Date.now()),
+      health: () => toHealth(lastReadAtMs, startedAtMs, Date.now()),
       registry: metrics.registry,
     });
     closers.push(() => healthServer.close());

@@ -32,8 +32,9 @@ export type AgentDatafeedSourceOptions = {
   readonly stopReadTimeoutMs?: number;
   readonly log: Logger;
   /**
-   * Told of every failed datafeed call that is recovered from (retried, or 400 → feed recreated), with the
-   * HTTP status, or `network` for connection failures and timeouts. For metrics.
+   * Told of every failed datafeed call that is recovered from by retrying or by recreating the feed (400),
+   * with the HTTP status, or `network` for connection failures and timeouts. For metrics. A 401 is not
+   * reported here: the HTTP layer re-authenticates and resends the call itself.
    */
   readonly onError?: (status: string) => void;
   /** Default: node:timers/promises. Tests inject one that does not wait. */

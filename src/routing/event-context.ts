@@ -39,6 +39,14 @@ export function conversationStateKey(listener: string, conversationId: string): 
   return `state:${listener}:${conversationId}`;
 }
 
+/**
+ * The store key of one listener's state of one user in one conversation:
+ * `user-state:<listener>:<conversationId>:<userId>`. The same user has other state in another conversation.
+ */
+export function userStateKey(listener: string, conversationId: string, userId: string): string {
+  return `user-state:${listener}:${conversationId}:${userId}`;
+}
+
 class ConversationState implements StateHandle {
   readonly #store: ConversationStore;
   readonly #key: string;
@@ -126,14 +134,19 @@ class MessageContextImpl extends Context {
 
 /**
  * What one listener sees of an event's context: the same context, with `state` bound to that listener's
- * state of the conversation. A view is a thin object whose prototype is the shared context.
+ * state of the conversation and `userState` to its state of `ctx.user` there. A view is a thin object whose
+ * prototype is the shared context.
  */
 export function createListenerView<C extends EventContext>(ctx: C, listener: string, store: ConversationStore): C {
   const state = new ConversationState(store, conversationStateKey(listener, ctx.conversationId));
-  return Object.create(ctx, { state: { value: state, enumerable: true } }) as C;
+  const userState = new ConversationState(store, userStateKey(listener, ctx.conversationId, ctx.user.userId));
+  return Object.create(ctx, {
+    state: { value: state, enumerable: true },
+    userState: { value: userState, enumerable: true },
+  }) as C;
 }
 
-/** The context of a non-message event (without `state`: listeners get it through their view). */
+/** The context of a non-message event (without `state`/`userState`: listeners get them through their view). */
 export function createEventContext(event: ChorusEvent, deps: ContextDeps): EventContext {
   return new Context(event, deps) as unknown as EventContext;
 }

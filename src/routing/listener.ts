@@ -15,17 +15,21 @@ import type { PatternArgs } from './pattern.ts';
 export type BotIdentity = { readonly userId: string; readonly displayName: string };
 
 /**
- * State of one conversation (one stream), kept in the ConversationStore. Values are JSON.
- * `update` is atomic: concurrent updates of the same conversation never lose one.
+ * State kept in the ConversationStore: of one conversation (`ctx.state`) or of one user in it
+ * (`ctx.userState`), per listener. Values are JSON and expire after the store's TTL from their last write
+ * (default 7 days): expired state reads as `undefined`. `update` is atomic: concurrent updates, also from
+ * other chorus instances sharing the store, never lose one; `fn` may run again on a newer value.
  */
 export type StateHandle = {
-  /** The current value (`undefined` when never set). The type parameter is the caller's claim, not checked. */
+  /** The current value (`undefined` when never set, or expired). The type parameter is the caller's claim, not checked. */
   get<T extends JsonValue = JsonValue>(): Promise<T | undefined>;
   /** @throws ChorusError CHORUS_ERR_STATE_VALUE when `value` is not JSON-serializable. */
   set(value: unknown): Promise<void>;
   /**
-   * Stores `fn(current)` and returns it.
+   * Stores `fn(current)` and returns it. `fn` runs again on the newer value when another write landed while
+   * it ran, so keep it free of side effects.
    * @throws ChorusError CHORUS_ERR_STATE_VALUE when the new value is not JSON-serializable (nothing stored).
+   * @throws ChorusError CHORUS_ERR_STATE_CONFLICT when other writers kept winning (see docs/errors.md).
    */
   update<T>(fn: (current: T | undefined) => T | Promise<T>): Promise<T>;
   delete(): Promise<void>;
@@ -43,8 +47,10 @@ export type BaseContext<T extends EventType> = {
   readonly conversationId: string;
   /** The stream the event happened in, `undefined` for connection events. */
   readonly streamId: string | undefined;
-  /** State of this conversation. */
+  /** State of this conversation, this listener's own. */
   readonly state: StateHandle;
+  /** State of `user` in this conversation, this listener's own: each user, in each conversation, has theirs. */
+  readonly userState: StateHandle;
   /** A logger bound to this event (eventId, eventType, streamId) and listener. */
   readonly log: Logger;
   /**

@@ -1,0 +1,92 @@
+/**
+ * Where the Redis tests find a Redis: a throwaway `redis:7` container through testcontainers when a
+ * container runtime (Docker, Podman…) answers, else the local server at redis://127.0.0.1:6379. It prints
+ * which one it used. With neither it fails with a message saying how to start one: a Redis test never skips.
+ */
+import { createClient } from 'redis';
+
+/** A Redis to test against. `stop()` removes the container (nothing to do for the local server). */
+export type TestRedis = {
+  readonly url: string;
+  readonly source: 'testcontainers' | 'local';
+  stop(): Promise<void>;
+};
+
+const LOCAL_URL = 'redis://127.0.0.1:6379';
+/** How long testcontainers may take to find a container runtime, ms. */
+const RUNTIME_DETECTION_TIMEOUT_MS = 5_000;
+/** How long starting the container may take (an image pull included), ms. */
+const CONTAINER_START_TIMEOUT_MS = 120_000;
+
+/**
+ * Finds a Redis (see the module comment). Allow it `CONTAINER_START_TIMEOUT_MS` in a `beforeAll`.
+ * @throws Error naming both attempts and how to start a local Redis when neither answers.
+ */
+export async function getRedisUrl(): Promise<TestRedis> {
+  const containerFailure = await startContainer().then(
+    (redis) => redis,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  );
+  if (typeof containerFailure !== 'string') {
+    console.log(`redis tests: using a testcontainers redis:7 at ${containerFailure.url}`);
+    return containerFailure;
+  }
+  const localFailure = await ping(LOCAL_URL);
+  if (localFailure === undefined) {
+    console.log(`redis tests: no container runtime (${containerFailure}); using the local Redis at ${LOCAL_URL}`);
+    return { url: LOCAL_URL, source: 'local', stop: async () => undefined };
+  }
+  throw new Error(
+    `redis tests need a Redis: no container runtime answered (${containerFailure}) and ${LOCAL_URL} did not ` +
+      `(${localFailure}). Start Docker, or a local server: redis-server --daemonize yes --bind 127.0.0.1 -::1 ` +
+      '--port 6379 --save "" --appendonly no',
+  );
+}
+
+async function startContainer(): Promise<TestRedis> {
+  // Imported here: testcontainers is large, and only this path needs it.
+  const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers');
+  await withTimeout(getContainerRuntimeClient(), RUNTIME_DETECTION_TIMEOUT_MS, 'container runtime detection');
+  const container = await withTimeout(
+    new GenericContainer('redis:7')
+      .withExposedPorts(6379)
+      .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
+      .start(),
+    CONTAINER_START_TIMEOUT_MS,
+    'starting redis:7',
+  );
+  return {
+    url: `redis://${container.getHost()}:${container.getMappedPort(6379)}`,
+    source: 'testcontainers',
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+/** Resolves `undefined` when `url` answers PING, else the reason it did not. */
+async function ping(url: string): Promise<string | undefined> {
+  const client = createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+  client.on('error', () => undefined); // the failure is reported through connect()
+  try {
+    await client.connect();
+    const pong = await client.ping();
+    return pong === 'PONG' ? undefined : `PING answered ${pong}`;
+  } catch (err) {
+    return err instanceof Error ? err.message || err.name : String(err);
+  } finally {
+    if (client.isOpen) await client.close();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
