@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   CHORUS_ERR_STATE_UNAVAILABLE: 'per-event',
   /** A state update kept losing its compare-and-swap to other writers of the same key and gave up. */
   CHORUS_ERR_STATE_CONFLICT: 'per-event',
+  /** A dialog function asked differently on replay than recorded (it depends on more than its answers); the dialog was ended. */
+  CHORUS_ERR_DIALOG_REPLAY: 'per-event',
+  /** A dialog function called `d.ask` with unusable `choices` (empty, a blank or a duplicate). */
+  CHORUS_ERR_DIALOG_INVALID: 'per-event',
   /** A reply could not be turned into MessageML. */
   CHORUS_ERR_REPLY_INVALID: 'per-event',
   /** The configuration file or environment is invalid; the message names the field and the reason. */

@@ -31,6 +31,15 @@ export {
   type MessageContext,
   type StateHandle,
 } from './routing/listener.ts';
+export {
+  DEFAULT_DIALOG_TIMEOUT_MS,
+  type AskOptions,
+  type ChoiceOptions,
+  type Dialog,
+  type DialogContent,
+  type DialogFunction,
+  type DialogOptions,
+} from './routing/dialog.ts';
 export { ofType } from './routing/of-type.ts';
 export type { PatternArgs } from './routing/pattern.ts';
 export type { JsonValue } from './state/json-value.ts';

@@ -6,6 +6,8 @@
  * Tests that need to look inside the pod (acknowledgements, the exact session tokens) run the daemon as against
  * a real pod, pointed at an embedded pod in this process (through a recording proxy for the tokens).
  */
+import { randomUUID } from 'node:crypto';
+import { createSqliteInbox } from '../src/state/sqlite-inbox.ts';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,11 +63,12 @@ function embeddedConfig(): ConfigDocument {
   document.embeddedPod.keysDir = join(tmp, 'keys');
   document.http = { host: '127.0.0.1', port: 0 };
   document.listeners = join(ROOT, 'listeners');
+  document.state = { path: join(tmp, `state-${randomUUID()}.db`) };
   return document;
 }
 
 /** A config for a real pod at `url` (the embedded pod of this process, or a proxy in front of it). */
-function realPodConfig(url: string, keysDir: string, listeners: string): object {
+function realPodConfig(url: string, keysDir: string, listeners: string, statePath = join(tmp, `state-${randomUUID()}.db`)): object {
   return {
     bot: { username: 'chorus-bot', privateKey: { path: join(keysDir, 'chorus-bot.pem') } },
     pod: { url },
@@ -74,6 +77,7 @@ function realPodConfig(url: string, keysDir: string, listeners: string): object 
     datafeed: { retry: { initialIntervalMs: 10, multiplier: 2, maxIntervalMs: 100 } },
     reply: { maxAttempts: 20 },
     http: { host: '127.0.0.1', port: 0 },
+    state: { path: statePath },
     listeners,
   };
 }
@@ -289,7 +293,8 @@ describe('stopping chorus run', () => {
   it('exits at once with 143 on a second SIGTERM, leaving the event in flight unfinished', async () => {
     const { pod, keysDir } = await startTestPod();
     const { dir } = slowListeners();
-    const { daemon } = await startDaemon(['--config', writeConfig(realPodConfig(pod.url, keysDir, dir))]);
+    const statePath = join(tmp, 'state-second-signal.db');
+    const { daemon } = await startDaemon(['--config', writeConfig(realPodConfig(pod.url, keysDir, dir, statePath))]);
     await botIsReading(pod);
 
     pod.postMessage('alice', 'im-alice', '/slow');
@@ -301,7 +306,11 @@ describe('stopping chorus run', () => {
     // The handler cannot have finished: it waits for a release that never comes.
     expect(await daemon.exited).toEqual({ code: 143, signal: null });
     expect(textsOf(pod, 'im-alice')).toEqual(['/slow']);
-    expect(pod.stats().acked).toBe(0); // not acknowledged: the pod delivers it again
+    // Acknowledged to the pod once in the durable inbox; unfinished, it stays there for the next start.
+    expect(pod.stats().acked).toBe(1);
+    const inbox = createSqliteInbox({ path: statePath });
+    expect(JSON.parse((await inbox.next('im-alice'))?.wire ?? '{}')).toMatchObject({ type: 'MESSAGESENT' });
+    await inbox.close();
     expect(daemon.stdoutLines().map((line) => line.json?.['msg'])).not.toContain('stopped');
   });
 });

@@ -65,6 +65,34 @@ export const configSchema = z.strictObject({
       minIntervalMsPerStream: z.number().int().nonnegative().default(0),
     })
     .default({ maxAttempts: 5, minIntervalMsPerStream: 0 }),
+  /**
+   * Where conversation state, the durable inbox, dedupe marks and dead letters live (one backend for all, so
+   * an event's state changes and its "done" mark commit together).
+   */
+  state: z
+    .strictObject({
+      /** sqlite: a file, no server (the embedded default); redis: shared by several instances; memory: tests. */
+      backend: z.enum(['sqlite', 'redis', 'memory']).default('sqlite'),
+      /** The SQLite file. */
+      path: z.string().min(1).default('var/state.db'),
+      /** The Redis URL (env CHORUS_STATE_URL for one with a password). */
+      url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+      /** Prefix of every Redis key: several bots can share one Redis. */
+      keyPrefix: z.string().default('chorus:'),
+      /** This instance's name in conversation leases; instances sharing a backend need different names. */
+      instanceName: z.string().min(1).optional(),
+      /** Time to live of state after its last write. */
+      ttlMs: z.number().int().positive().default(604_800_000),
+      /** How long a handled event's dedupe key is remembered. */
+      dedupeWindowMs: z.number().int().positive().default(86_400_000),
+      /** Attempts before an event is dead-lettered. */
+      maxAttempts: z.number().int().positive().default(3),
+      /** Conversations handled at once. */
+      concurrency: z.number().int().positive().default(64),
+      /** Lease of a conversation by an instance; another takes over this long after an instance dies. */
+      leaseMs: z.number().int().min(1_000).default(15_000),
+    })
+    .prefault({}),
   /** `GET /healthz` and `GET /metrics`. Port 0 picks a free port. */
   http: z
     .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(8080) })
@@ -126,4 +154,6 @@ export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   CHORUS_KEY_MANAGER_URL: ['keyManager', 'url'],
   CHORUS_DATAFEED_TAG: ['datafeed', 'tag'],
   CHORUS_LOG_LEVEL: ['log', 'level'],
+  CHORUS_STATE_URL: ['state', 'url'],
+  CHORUS_STATE_INSTANCE_NAME: ['state', 'instanceName'],
 };

@@ -10,6 +10,7 @@ import type { Config } from '../config/config-schema.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { ChorusError, isChorusError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
+import { deadLettersCommand } from './dead-letters-command.ts';
 import { messagesCommand, sayCommand } from './message-commands.ts';
 import { podCommand } from './pod-command.ts';
 import { recordCommand } from './record-command.ts';
@@ -37,6 +38,9 @@ commands:
       Print the stream's messages, one JSON object a line (as: default the config's bot).
   record --config <file> --out <feed.jsonl> [--limit <n>]
       Record the bot's live datafeed to a file that replay reads, until SIGINT or <n> events.
+  dead-letters [list | retry <id> | drop <id>]
+      Show the dead letters of the config's state backend (one JSON object a line), queue one
+      again, or delete it.
 
 options:
   --config <file>      configuration file (default: config/default.yaml of this package)
@@ -68,7 +72,10 @@ const OPTIONS = {
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-/** The options and positional arguments each command takes (besides --config, --log-level, --help). */
+/**
+ * The options and the number of positional arguments each command takes (besides --config, --log-level,
+ * --help); -1: the command checks its own.
+ */
 const COMMANDS: Readonly<Record<string, { options: readonly (keyof Values)[]; positionals: number }>> = {
   run: { options: [], positionals: 0 },
   replay: { options: ['listeners', 'bot-user-id', 'bot-name'], positionals: 1 },
@@ -76,6 +83,7 @@ const COMMANDS: Readonly<Record<string, { options: readonly (keyof Values)[]; po
   say: { options: ['pod', 'stream', 'as', 'key'], positionals: 1 },
   messages: { options: ['pod', 'stream', 'as', 'key', 'limit'], positionals: 0 },
   record: { options: ['out', 'limit'], positionals: 0 },
+  'dead-letters': { options: [], positionals: -1 },
 };
 
 function usageError(reason: string): ChorusError {
@@ -122,8 +130,12 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     (name) => !['config', 'log-level', 'help', ...spec.options].includes(name),
   );
   if (foreign.length > 0) throw usageError(`${command} does not take --${foreign.join(', --')}`);
-  if (args.length < spec.positionals) throw usageError(`${command} needs ${spec.positionals === 1 ? 'an argument' : 'arguments'}`);
-  if (args.length > spec.positionals) throw usageError(`unexpected argument ${args.slice(spec.positionals).join(' ')}`);
+  if (spec.positionals >= 0 && args.length < spec.positionals) {
+    throw usageError(`${command} needs ${spec.positionals === 1 ? 'an argument' : 'arguments'}`);
+  }
+  if (spec.positionals >= 0 && args.length > spec.positionals) {
+    throw usageError(`unexpected argument ${args.slice(spec.positionals).join(' ')}`);
+  }
   const botUserId = values['bot-user-id'];
   if (botUserId !== undefined && !/^\d+$/.test(botUserId)) throw usageError('--bot-user-id must be digits');
   const port = positiveInt(values.port, 'port');
@@ -167,6 +179,14 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       if (command === 'say') await sayCommand({ ...options, message: args[0] ?? '' });
       else await messagesCommand({ ...options, ...(limit === undefined ? {} : { limit }) });
       return 0;
+    }
+    case 'dead-letters': {
+      const [action = 'list', id, ...extra] = args;
+      if (action !== 'list' && action !== 'retry' && action !== 'drop') throw usageError(`unknown dead-letters action ${action}`);
+      if (action === 'list' ? id !== undefined || extra.length > 0 : id === undefined || extra.length > 0) {
+        throw usageError(action === 'list' ? 'dead-letters list takes no argument' : `dead-letters ${action} takes one id`);
+      }
+      return deadLettersCommand({ config, action, id, stdout: io.stdout, log: stderrLog() });
     }
     default: {
       if (values.config === undefined) throw usageError('record needs --config <file> naming the pod to record from');

@@ -2,6 +2,7 @@
  * The composition root of `chorus run`: pod connection (or the embedded pod), session, listeners, pipeline,
  * datafeed, replies, health and metrics, and the orderly stop.
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { tap, type Subscription } from 'rxjs';
 import type { Config } from '../config/config-schema.ts';
@@ -14,7 +15,8 @@ import { createAgentSender } from '../reply/agent-sender.ts';
 import type { ReplySender } from '../reply/reply-sender.ts';
 import { createMemoryDeadLetters } from '../routing/dead-letters.ts';
 import { createEventPipeline } from '../routing/event-pipeline.ts';
-import { createMemoryStore } from '../state/memory-store.ts';
+import { openStateBackend } from '../state/open-state-backend.ts';
+import { runWithInbox } from '../routing/run-with-inbox.ts';
 import { toHealth, startHealthServer } from './health-server.ts';
 import { loadListeners } from './load-listeners.ts';
 import { readPrivateKey } from './private-key.ts';
@@ -88,10 +90,12 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     log.info({ userId: identity.userId, username: identity.username }, 'authenticated');
 
     const metrics = createDaemonMetrics();
+    const state = await openStateBackend(config.state, log);
+    closers.push(() => state.close());
     const pipeline = await createEventPipeline({
       listeners: await loadListeners(config.listeners),
       bot: { userId: identity.userId, displayName: identity.displayName },
-      store: createMemoryStore(),
+      store: state.store,
       sender: countingSender(
         createAgentSender({
           agentUrl,
@@ -104,7 +108,7 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
         }),
         metrics,
       ),
-      // Dead letters are logged by the pipeline; the durable list with `chorus dead-letters` comes with the stores.
+      // Used by pipeline.run only; in the durable mode below dead letters go to the state backend.
       deadLetters: createMemoryDeadLetters(1_000),
       log,
     });
@@ -140,7 +144,20 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
     let finished: () => void = () => undefined;
     const completed = new Promise<void>((resolve) => (finished = resolve));
-    const subscription: Subscription = pipeline.run(source).subscribe({
+    const stopping = new AbortController();
+    const delivery$ = runWithInbox({
+      pipeline,
+      source,
+      inbox: state.inbox,
+      store: state.store,
+      log,
+      owner: config.state.instanceName ?? hostname(),
+      concurrency: config.state.concurrency,
+      maxAttempts: config.state.maxAttempts,
+      leaseMs: config.state.leaseMs,
+      stopSignal: stopping.signal,
+    });
+    const subscription: Subscription = delivery$.subscribe({
       next: (outcome) => {
         metrics.eventsByStatus.inc({ status: outcome.status });
         if (outcome.durationMs !== undefined) metrics.handlerSeconds.observe(outcome.durationMs / 1000);
@@ -161,7 +178,8 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
       failed,
       async stop() {
         log.info('stopping: no new reads, finishing events in flight');
-        await datafeed.stop();
+        await datafeed.stop(); // the last batch is appended and acknowledged
+        stopping.abort(); // then no further inbox event is taken; those in flight finish
         await completed;
         subscription.unsubscribe();
         for (const close of closers.reverse()) await close();

@@ -1,11 +1,14 @@
 /**
  * Builds the `bot` object a listener's `setup` receives. Every handler method is sugar over the event streams:
- * it registers an Observable built from `events$`, `messages$` or `mentions$`, exactly what `bot.use` takes.
+ * it registers an Observable built from `events$`, `messages$` or `mentions$`, exactly what `bot.use` takes
+ * (`bot.dialog` too, through dialog-routing.ts).
  */
 import { concatMap, filter, map, type Observable } from 'rxjs';
 import { ChorusError } from '../errors.ts';
 import type { EventType } from '../events/wire-schema.ts';
 import type { CommandRouter } from './command-router.ts';
+import type { DialogFunction, DialogOptions } from './dialog.ts';
+import { assertCommandAllowed, createDialogRegistrar, unlessDialogAnswer } from './dialog-routing.ts';
 import { createScopedSource } from './event-scope.ts';
 import type { RoutedMessageContext } from './event-context.ts';
 import type {
@@ -85,8 +88,10 @@ export function createBot(options: {
       throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `listener ${listener}: command ${pattern} has no handler`);
     }
     const commandOptions = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler;
+    const compiled = compilePattern(pattern);
+    assertCommandAllowed(router, compiled, listener);
     const id = router.entries.length;
-    router.add({ id, listener, pattern: compilePattern(pattern), options: commandOptions });
+    router.add({ id, listener, pattern: compiled, options: commandOptions });
     const matches = (ctx: RoutedMessageContext): boolean => ctx.command?.entryId === id;
     register(
       streams.messages$.pipe(
@@ -107,6 +112,7 @@ export function createBot(options: {
     register(
       streams.mentions$.pipe(
         filter(uncommanded),
+        concatMap((ctx) => unlessDialogAnswer(router, ctx)), // a dialog's answer is not also a mention
         map((ctx): MentionContext | undefined => {
           if (pattern !== undefined) pattern.lastIndex = 0; // a /g or /y pattern must not carry state between events
           const match = pattern?.exec(ctx.prompt);
@@ -120,6 +126,19 @@ export function createBot(options: {
     );
   }
 
+  const dialogs = createDialogRegistrar({ listener, streams, router, registrations });
+  function dialog<P extends string>(
+    pattern: P,
+    optionsOrRun: DialogOptions | DialogFunction<never>,
+    maybeRun?: DialogFunction<never>,
+  ): void {
+    const run = typeof optionsOrRun === 'function' ? optionsOrRun : maybeRun;
+    if (typeof run !== 'function') {
+      throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `listener ${listener}: dialog ${pattern} has no function`);
+    }
+    dialogs.add(pattern, typeof optionsOrRun === 'function' ? {} : optionsOrRun, run);
+  }
+
   return {
     identity,
     events$: streams.events$,
@@ -127,6 +146,7 @@ export function createBot(options: {
     mentions$: streams.mentions$,
     command,
     mention,
+    dialog,
     on<T extends EventType>(type: T, handler: Handler<EventContext<T>>): void {
       register(
         streams.events$.pipe(

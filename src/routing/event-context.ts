@@ -29,6 +29,11 @@ export type RoutedMessageContext = EventContext<'MESSAGESENT'> & {
   readonly mentionsBot: boolean;
   readonly command: (MatchedCommand & { readonly entryId: number }) | undefined;
   readonly args: MatchedCommand['args'] | undefined;
+  /**
+   * On listener views only (not public API): the dialog state of `user` in this conversation, shared by every
+   * listener (see {@link dialogStateKey}).
+   */
+  readonly dialogState: StateHandle;
 };
 
 /**
@@ -45,6 +50,15 @@ export function conversationStateKey(listener: string, conversationId: string): 
  */
 export function userStateKey(listener: string, conversationId: string, userId: string): string {
   return `user-state:${listener}:${conversationId}:${userId}`;
+}
+
+/**
+ * The store key of the dialog of one user in one conversation: `dialog:<conversationId>:<userId>`. Not per
+ * listener: a user has at most one dialog in a conversation, whichever listener runs it, so a plain message
+ * answers exactly one dialog and `/cancel` knows what to end.
+ */
+export function dialogStateKey(conversationId: string, userId: string): string {
+  return `dialog:${conversationId}:${userId}`;
 }
 
 class ConversationState implements StateHandle {
@@ -80,6 +94,8 @@ class Context {
   readonly bot: BotIdentity;
   readonly conversationId: string;
   readonly streamId: string | undefined;
+  /** Where this event's state handles read and write (the store, or the event's unit of work). */
+  readonly stateStore: ConversationStore;
   // Plain (not #private) fields: mention contexts derive from this object with Object.create, and #private
   // fields are not reachable through a prototype.
   private readonly deps: ContextDeps;
@@ -92,6 +108,7 @@ class Context {
     this.bot = deps.bot;
     this.conversationId = event.conversationId;
     this.streamId = 'stream' in event ? event.stream?.streamId : undefined;
+    this.stateStore = deps.store;
     this.deps = deps;
   }
 
@@ -134,15 +151,18 @@ class MessageContextImpl extends Context {
 
 /**
  * What one listener sees of an event's context: the same context, with `state` bound to that listener's
- * state of the conversation and `userState` to its state of `ctx.user` there. A view is a thin object whose
- * prototype is the shared context.
+ * state of the conversation and `userState` to its state of `ctx.user` there (and, internal to dialogs,
+ * `dialogState`). A view is a thin object whose prototype is the shared context.
  */
-export function createListenerView<C extends EventContext>(ctx: C, listener: string, store: ConversationStore): C {
+export function createListenerView<C extends EventContext>(ctx: C, listener: string): C {
+  const store = (ctx as unknown as { readonly stateStore: ConversationStore }).stateStore;
   const state = new ConversationState(store, conversationStateKey(listener, ctx.conversationId));
   const userState = new ConversationState(store, userStateKey(listener, ctx.conversationId, ctx.user.userId));
   return Object.create(ctx, {
     state: { value: state, enumerable: true },
     userState: { value: userState, enumerable: true },
+    // A getter: only dialogs read it, so the event path makes no handle for it otherwise.
+    dialogState: { get: () => new ConversationState(store, dialogStateKey(ctx.conversationId, ctx.user.userId)) },
   }) as C;
 }
 

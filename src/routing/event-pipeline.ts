@@ -61,26 +61,37 @@ export type EventPipelineOptions = {
   readonly concurrency?: number;
 };
 
+/** A wire event sorted out: an event to handle, or an outcome already decided (own, invalid, unsupported). */
+export type Classified =
+  | { readonly kind: 'event'; readonly event: ChorusEvent }
+  | { readonly kind: 'outcome'; readonly outcome: EventOutcome };
+
 /** A pipeline ready to run. */
 export type EventPipeline = {
   /** Every registered command, in registration order (`/help` included). */
   readonly commands: readonly CommandEntry[];
   /**
    * Runs `source` through the listeners: emits one outcome per event; completes when a finite source has
-   * ended and every event is done. Unsubscribing stops reading and abandons events in flight.
+   * ended and every event is done. Unsubscribing stops reading and abandons events in flight. State is
+   * written straight to the store and dedupe is the in-memory window; `runWithInbox` is the durable mode.
    */
   run(source: DatafeedSource): Observable<EventOutcome>;
+  /**
+   * Validates a wire event and drops the bot's own. A malformed event is logged and comes back as an
+   * `invalid` outcome carrying the error (the caller dead-letters it); unknown types as `unsupported`.
+   */
+  classify(wire: unknown): Classified;
+  /**
+   * Hands a validated event to every listener, with `store` behind its state handles, and resolves with
+   * its outcome: `handled`, `requeued` or `failed` (failures logged with the event's context; the caller
+   * dead-letters or retries). Never rejects.
+   */
+  dispatch(event: ChorusEvent, store: ConversationStore): Promise<EventOutcome>;
 };
 
 type BatchTracker = { pending: number; requeue: boolean; readonly batch: DatafeedBatch };
 
-type Item = {
-  readonly key: string;
-  readonly tracker: BatchTracker;
-  readonly wire: unknown;
-  readonly event: ChorusEvent | undefined;
-  readonly outcome: EventOutcome | undefined;
-};
+type Item = { readonly key: string; readonly tracker: BatchTracker; readonly wire: unknown; readonly classified: Classified };
 
 /**
  * Loads the listeners (calling each `setup`), registers `/help`, and returns the pipeline.
@@ -101,7 +112,7 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
       throw new ChorusError('CHORUS_ERR_LISTENER_INVALID', `two listeners are named ${listener.name}`);
     }
     names.add(listener.name);
-    const streams = createBotStreams((ctx) => createListenerView(ctx, listener.name, options.store));
+    const streams = createBotStreams((ctx) => createListenerView(ctx, listener.name));
     const bot = createBot({ listener: listener.name, identity: options.bot, streams, router, registrations });
     try {
       await listener.setup(bot);
@@ -111,31 +122,18 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
       throw new ChorusError(code, `listener ${listener.name}: setup failed: ${reason}`, { cause: err });
     }
   }
-  const helpStreams = createBotStreams((ctx) => createListenerView(ctx, 'chorus:help', options.store));
+  const helpStreams = createBotStreams((ctx) => createListenerView(ctx, 'chorus:help'));
   registerHelp(
     createBot({ listener: 'chorus:help', identity: options.bot, streams: helpStreams, router, registrations }),
     router.entries,
   );
   log.info({ listeners: [...names], commands: router.entries.length }, 'listeners loaded');
 
-  const deps: ContextDeps = { bot: options.bot, store: options.store, sender: options.sender, log: options.log };
+  const deps: Omit<ContextDeps, 'store'> = { bot: options.bot, sender: options.sender, log: options.log };
   let sequence = 0;
 
-  const settleOne = (tracker: BatchTracker, outcome: EventOutcome): void => {
-    if (outcome.status === 'requeued') tracker.requeue = true;
-    tracker.pending -= 1;
-    if (tracker.pending === 0) tracker.batch.settle(tracker.requeue ? 'requeue' : 'ack');
-  };
-
-  const deadLetter = (wire: unknown, error: ChorusError): void => {
-    options.deadLetters.put({ wire, error, failedAt: Date.now() });
-  };
-
-  const classify = (wire: unknown, tracker: BatchTracker): Item => {
-    const solo = (outcome: EventOutcome): Item => {
-      sequence += 1;
-      return { key: `\u0000${sequence}`, tracker, wire, event: undefined, outcome };
-    };
+  const classify = (wire: unknown): Classified => {
+    const decided = (outcome: EventOutcome): Classified => ({ kind: 'outcome', outcome });
     let event: ChorusEvent | null;
     try {
       event = parseWireEvent(wire);
@@ -144,36 +142,29 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
         ? err
         : new ChorusError('CHORUS_ERR_EVENT_INVALID', 'wire event could not be parsed', { cause: err });
       log.error({ err: error }, 'malformed event dead-lettered');
-      deadLetter(wire, error);
-      return solo({ status: 'invalid', eventId: undefined, eventType: undefined, conversationId: undefined, error });
+      return decided({ status: 'invalid', eventId: undefined, eventType: undefined, conversationId: undefined, error });
     }
     const wireEvent = wire as { id?: unknown; type?: unknown };
     if (event === null) {
       log.debug({ eventId: wireEvent.id, eventType: wireEvent.type }, 'unsupported event type ignored');
-      return solo({ status: 'unsupported', eventId: String(wireEvent.id), eventType: String(wireEvent.type), conversationId: undefined });
+      return decided({ status: 'unsupported', eventId: String(wireEvent.id), eventType: String(wireEvent.type), conversationId: undefined });
     }
     if (log.isLevelEnabled('debug')) {
       const unknownFields = listUnknownFields(wire);
       if (unknownFields.length > 0) log.debug({ eventId: event.id, unknownFields }, 'event has unknown fields');
     }
     if (event.initiator.userId === options.bot.userId) {
-      return solo({ status: 'own', eventId: event.id, eventType: event.type, conversationId: event.conversationId });
+      return decided({ status: 'own', eventId: event.id, eventType: event.type, conversationId: event.conversationId });
     }
-    return { key: event.conversationId, tracker, wire, event, outcome: undefined };
+    return { kind: 'event', event };
   };
 
-  const toOutcome = (
-    item: Item,
-    event: ChorusEvent,
-    failures: readonly ListenerFailure[],
-    durationMs: number,
-  ): EventOutcome => {
+  const toOutcome = (event: ChorusEvent, failures: readonly ListenerFailure[], durationMs: number): EventOutcome => {
     const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId, durationMs };
     if (failures.length === 0) return { status: 'handled', ...base };
     const streamId = 'stream' in event ? event.stream?.streamId : undefined;
     const requeue = failures.find((failure) => isChorusError(failure.error, 'CHORUS_ERR_REQUEUE'));
     if (requeue !== undefined) {
-      dedupe.release(event.dedupeKey);
       log.warn({ ...base, streamId, listener: requeue.listener, err: requeue.error }, 'listener asked for the event again');
       return { status: 'requeued', ...base, error: requeue.error as ChorusError };
     }
@@ -185,13 +176,41 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
     const error = new ChorusError('CHORUS_ERR_LISTENER_FAILED', `listener ${listeners} failed on event ${event.id}`, {
       cause: first.error,
     });
-    deadLetter(item.wire, error);
     return { status: 'failed', ...base, error };
   };
 
+  const dispatch = async (event: ChorusEvent, store: ConversationStore): Promise<EventOutcome> => {
+    const eventDeps: ContextDeps = { ...deps, store };
+    const ctx: EventContext =
+      event.type === 'MESSAGESENT'
+        ? createMessageContext(event, eventDeps, router.route(event.message))
+        : createEventContext(event, eventDeps);
+    const startedAt = performance.now();
+    const failures = await dispatchEvent(ctx, registrations);
+    return toOutcome(event, failures, performance.now() - startedAt);
+  };
+
+  const deadLetter = (wire: unknown, error: ChorusError): void => {
+    options.deadLetters.put({ wire, error, failedAt: Date.now() });
+  };
+
+  const settleOne = (tracker: BatchTracker, outcome: EventOutcome): void => {
+    if (outcome.status === 'requeued') tracker.requeue = true;
+    tracker.pending -= 1;
+    if (tracker.pending === 0) tracker.batch.settle(tracker.requeue ? 'requeue' : 'ack');
+  };
+
+  const toItem = (wire: unknown, tracker: BatchTracker): Item => {
+    const classified = classify(wire);
+    if (classified.kind === 'event') return { key: classified.event.conversationId, tracker, wire, classified };
+    if (classified.outcome.error !== undefined) deadLetter(wire, classified.outcome.error);
+    sequence += 1;
+    return { key: `\u0000${sequence}`, tracker, wire, classified };
+  };
+
   const handle = (item: Item): Observable<EventOutcome> => {
-    if (item.outcome !== undefined) return of(item.outcome);
-    const event = item.event as ChorusEvent;
+    if (item.classified.kind === 'outcome') return of(item.classified.outcome);
+    const event = item.classified.event;
     return defer(async (): Promise<EventOutcome> => {
       // Claimed in the conversation's turn, not on arrival: a redelivery that arrives while the first copy
       // is in flight waits for it, and is taken if the first copy was requeued (its batch is not acked).
@@ -199,24 +218,23 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
         log.debug({ eventId: event.id, dedupeKey: event.dedupeKey }, 'duplicate event dropped');
         return { status: 'duplicate', eventId: event.id, eventType: event.type, conversationId: event.conversationId };
       }
-      const ctx: EventContext =
-        event.type === 'MESSAGESENT'
-          ? createMessageContext(event, deps, router.route(event.message))
-          : createEventContext(event, deps);
-      const startedAt = performance.now();
-      const failures = await dispatchEvent(ctx, registrations);
-      return toOutcome(item, event, failures, performance.now() - startedAt);
+      const outcome = await dispatch(event, options.store);
+      if (outcome.status === 'requeued') dedupe.release(event.dedupeKey);
+      if (outcome.status === 'failed' && outcome.error !== undefined) deadLetter(item.wire, outcome.error);
+      return outcome;
     });
   };
 
   return {
     commands: router.entries,
+    classify,
+    dispatch,
     run(source) {
       return source.batches$.pipe(
         mergeMap((batch) => {
           const tracker: BatchTracker = { pending: batch.events.length, requeue: false, batch };
           if (tracker.pending === 0) batch.settle('ack');
-          return from(batch.events).pipe(map((wire) => classify(wire, tracker)));
+          return from(batch.events).pipe(map((wire) => toItem(wire, tracker)));
         }),
         concatMapByKey(
           (item) => item.key,

@@ -9,6 +9,7 @@ import type { ChorusEvent, Mention, Message, Tag, User } from '../events/event.t
 import type { EventType } from '../events/wire-schema.ts';
 import type { MessageML } from '../reply/messageml.ts';
 import type { JsonValue } from '../state/json-value.ts';
+import type { DialogFunction, DialogOptions } from './dialog.ts';
 import type { PatternArgs } from './pattern.ts';
 
 /** Who the bot is: messages from this user id are never handled, and commands address it by @mention. */
@@ -128,9 +129,29 @@ export type Bot = {
    */
   command<P extends string>(pattern: P, handler: Handler<CommandContext<PatternArgs<P>>>): void;
   command<P extends string>(pattern: P, options: CommandOptions, handler: Handler<CommandContext<PatternArgs<P>>>): void;
-  /** Handles messages that @mention the bot and matched no command; with `pattern`, only those whose `prompt` matches. */
+  /**
+   * Handles messages that @mention the bot, matched no command and answer no dialog; with `pattern`, only those
+   * whose `prompt` matches.
+   */
   mention(handler: Handler<MentionContext>): void;
   mention(pattern: RegExp, handler: Handler<MentionContext>): void;
+  /**
+   * Registers a dialog: a multi-turn conversation with one user in one stream, started by the command
+   * `pattern` (same grammar and options as `bot.command`; `d.args` typed from it) and written as one async
+   * function (see the `Dialog` type and README "Dialogs"). While it runs, its user's other messages in that
+   * stream are its answers (no @mention needed; commands stay commands), `/cancel` (built in) ends it, and it
+   * times out after `timeoutMs` without an answer. Its state is in the store: it survives restarts and
+   * continues on another instance. Other users and streams are unaffected.
+   * @throws ChorusError CHORUS_ERR_PATTERN_INVALID for a bad pattern; CHORUS_ERR_LISTENER_INVALID for a
+   * `/cancel` pattern, a second dialog of this listener with the same pattern, or a bad `timeoutMs`.
+   * @example
+   * bot.dialog('/order', { description: 'Order a pizza' }, async (d) => {
+   *   const size = await d.ask('What size? S, M or L', { choices: ['S', 'M', 'L'] });
+   *   if (await d.confirm(`A ${size} pizza?`)) await d.reply(`Ordered: ${size}`);
+   * });
+   */
+  dialog<P extends string>(pattern: P, run: DialogFunction<PatternArgs<P>>): void;
+  dialog<P extends string>(pattern: P, options: DialogOptions, run: DialogFunction<PatternArgs<P>>): void;
   /** Handles every event of one type, by its Symphony name. */
   on<T extends EventType>(type: T, handler: Handler<EventContext<T>>): void;
   /**

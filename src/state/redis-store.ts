@@ -148,8 +148,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Conv
   };
 }
 
-/** `redis://user:secret@host:6379/0` → `redis://host:6379`: what messages and logs may show. */
-function toSafeAddress(url: string): string {
+/**
+ * `redis://user:secret@host:6379/0` → `redis://host:6379`: what messages and logs may show (also used by the
+ * Redis inbox).
+ * @throws ChorusError CHORUS_ERR_CONFIG_INVALID when `url` is not a URL.
+ */
+export function toSafeAddress(url: string): string {
   try {
     const parsed = new URL(url);
     return `${parsed.protocol}//${parsed.host}`;

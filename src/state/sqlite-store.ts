@@ -40,7 +40,8 @@ export type SqliteStoreOptions = ConversationStoreOptions & {
   readonly now?: () => number;
 };
 
-const SCHEMA = `
+/** The `state` table (shared with the SQLite inbox, whose `complete` writes state in its transaction). */
+export const STATE_SCHEMA = `
   CREATE TABLE IF NOT EXISTS state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -164,13 +165,18 @@ export function createSqliteStore(options: SqliteStoreOptions): ConversationStor
   };
 }
 
-function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync {
+/**
+ * Opens (creating its folder) a SQLite database in WAL mode with `synchronous=NORMAL` and `schema` applied.
+ *
+ * @throws ChorusError CHORUS_ERR_STATE_OPEN naming the path.
+ */
+export function openDatabase(path: string, busyTimeoutMs: number, schema = STATE_SCHEMA): DatabaseSync {
   try {
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
     const db = new DatabaseSync(path, { timeout: busyTimeoutMs });
     try {
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-      db.exec(SCHEMA);
+      db.exec(schema);
     } catch (err) {
       db.close();
       throw err;

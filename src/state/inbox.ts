@@ -1,0 +1,95 @@
+/**
+ * The Inbox port: a durable queue of events between the datafeed and the listeners, kept in the same backend
+ * as the ConversationStore. Adapters: memory (tests, replay), SQLite (the embedded default), Redis (shared
+ * by several instances).
+ *
+ * Why: a datafeed batch is acknowledged as soon as its events are appended here, so a slow listener never
+ * holds the ackId past the pod's ~30 s visibility timeout (reference §1.2). The listeners' state changes of
+ * an event and the mark "event done" commit together (`complete`), so after a crash each event's state
+ * effects happen exactly once; replies are at-least-once (an event in flight at a crash may reply twice).
+ */
+import type { ErrorCode } from '../errors.ts';
+
+/** An event to queue: its conversation (ordering and lease key), dedupe key and wire JSON text. */
+export type InboxItem = { readonly conversationId: string; readonly dedupeKey: string; readonly wire: string };
+
+/** A queued event. `seq` grows with every append over the whole inbox; order within a conversation. */
+export type InboxEntry = InboxItem & { readonly seq: number; readonly attempts: number };
+
+/** A state write committed with an event: the JSON `text` of the key's new value, or `undefined` to delete it. */
+export type StateChange = { readonly key: string; readonly text: string | undefined };
+
+/** Why an entry failed. */
+export type InboxError = { readonly code: ErrorCode; readonly message: string };
+
+/** A dead letter: an event that failed `maxAttempts` times, or that was malformed (no conversation then). */
+export type DeadLetterRecord = {
+  readonly id: string;
+  readonly conversationId: string | undefined;
+  readonly dedupeKey: string | undefined;
+  readonly wire: string;
+  readonly attempts: number;
+  readonly code: string;
+  readonly error: string;
+  /** Milliseconds since the epoch. */
+  readonly failedAt: number;
+};
+
+/** Options every adapter takes. */
+export type InboxOptions = {
+  /** How long a completed event's dedupe key is remembered, ms. Default: 86_400_000 (24 h). */
+  readonly dedupeWindowMs?: number;
+  /** Time to live of state values written by `complete`, ms (the store's TTL). Default: 7 days. */
+  readonly stateTtlMs?: number;
+  /** The clock, ms since the epoch (leases, dedupe window, TTLs; the Redis adapter uses the server's). */
+  readonly now?: () => number;
+};
+
+/** Default dedupe window: 24 h. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 86_400_000;
+
+/**
+ * A durable inbox. Every method is atomic on its backend. A conversation's entries are processed by the
+ * holder of its lease only, oldest first; another instance takes over when the lease expires.
+ */
+export type Inbox = {
+  /**
+   * Appends, in order and in one atomic write, the items whose dedupe key is neither done within the
+   * window nor already queued (redeliveries and duplicates are dropped here). Durable once resolved.
+   * Resolves with the conversations that received entries.
+   */
+  append(items: readonly InboxItem[]): Promise<readonly string[]>;
+  /** The conversations that have queued entries. */
+  conversations(): Promise<readonly string[]>;
+  /** Takes, or renews, the lease of a conversation for `leaseMs`; false while another owner holds it. */
+  lease(conversationId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Gives the lease up (only when `owner` holds it). */
+  release(conversationId: string, owner: string): Promise<void>;
+  /** The oldest queued entry of a conversation. */
+  next(conversationId: string): Promise<InboxEntry | undefined>;
+  /**
+   * In one atomic write: applies `changes` (values live `stateTtlMs`), remembers the entry's dedupe key for
+   * the dedupe window, and removes the entry — only while `owner` holds the conversation's lease and the
+   * entry is still queued. Resolves false (and changes nothing) otherwise.
+   */
+  complete(entry: InboxEntry, owner: string, changes: readonly StateChange[]): Promise<boolean>;
+  /**
+   * Counts a failed attempt of the entry; when it reaches `maxAttempts` the entry moves to the dead letters
+   * (and its dedupe key counts as done). Resolves with what happened.
+   */
+  fail(entry: InboxEntry, error: InboxError, maxAttempts: number): Promise<'retry' | 'dead-lettered'>;
+  /** Dead-letters a wire event that never entered the inbox (malformed). */
+  deadLetter(wire: string, error: InboxError): Promise<void>;
+  /** The dead letters, oldest first. */
+  deadLetters(): Promise<readonly DeadLetterRecord[]>;
+  /**
+   * Queues a dead letter again at the end of its conversation, attempts reset, and removes it from the list.
+   * Resolves false when there is no such dead letter.
+   * @throws ChorusError CHORUS_ERR_STATE_VALUE for a malformed event's dead letter (it has no conversation).
+   */
+  retry(id: string): Promise<boolean>;
+  /** Removes a dead letter; false when there is no such dead letter. */
+  drop(id: string): Promise<boolean>;
+  /** Releases the backend; calls after it fail. */
+  close(): Promise<void>;
+};

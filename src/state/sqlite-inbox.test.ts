@@ -1,0 +1,23 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeInbox } from '../../test/state/describe-inbox.ts';
+import { createSqliteInbox } from './sqlite-inbox.ts';
+import { createSqliteStore } from './sqlite-store.ts';
+
+describeInbox(
+  'sqlite',
+  async ({ dedupeWindowMs }) => {
+    let clock = 1_000_000;
+    const now = () => clock;
+    const path = join(mkdtempSync(join(tmpdir(), 'chorus-inbox-')), 'state.db');
+    const store = createSqliteStore({ path, now });
+    return {
+      inbox: createSqliteInbox({ path, dedupeWindowMs, now }),
+      store,
+      advance: (ms) => (clock += ms),
+      secondInstance: async () => createSqliteInbox({ path, dedupeWindowMs, now }),
+    };
+  },
+  { shared: true },
+);

@@ -1,0 +1,212 @@
+/**
+ * The SQLite Inbox adapter (`node:sqlite`): the inbox, the dedupe marks, the conversation leases and the dead
+ * letters live in the same database file as the SQLite ConversationStore's `state` table, so `complete`
+ * commits an event's state changes and its "done" mark in one transaction.
+ *
+ * Every method is one synchronous `BEGIN IMMEDIATE … COMMIT` (no await inside a transaction), so several
+ * processes may share the file. WAL with `synchronous=NORMAL`: a killed process loses nothing it committed;
+ * a power cut may lose the last commits (set by the store's connection setup).
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { ChorusError } from '../errors.ts';
+import { toTtlMs } from './conversation-store.ts';
+import { DEFAULT_DEDUPE_WINDOW_MS, type DeadLetterRecord, type Inbox, type InboxEntry, type InboxOptions } from './inbox.ts';
+import { newVersion } from './optimistic-update.ts';
+import { openDatabase, STATE_SCHEMA } from './sqlite-store.ts';
+import { createStoreLifecycle, toStateError } from './store-lifecycle.ts';
+
+const INBOX_SCHEMA = `${STATE_SCHEMA}
+  CREATE TABLE IF NOT EXISTS inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    wire TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS inbox_conversation ON inbox (conversation_id, seq);
+  CREATE TABLE IF NOT EXISTS done (dedupe_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS leases (conversation_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT,
+    dedupe_key TEXT,
+    wire TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    error TEXT NOT NULL,
+    failed_at INTEGER NOT NULL
+  );
+`;
+
+type EntryRow = { seq: number; conversation_id: string; dedupe_key: string; wire: string; attempts: number };
+type DeadRow = {
+  id: number;
+  conversation_id: string | null;
+  dedupe_key: string | null;
+  wire: string;
+  attempts: number;
+  code: string;
+  error: string;
+  failed_at: number;
+};
+
+const SQL = {
+  isDone: 'SELECT 1 FROM done WHERE dedupe_key = ? AND expires_at > ?',
+  append: 'INSERT INTO inbox (conversation_id, dedupe_key, wire) VALUES (?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING',
+  conversations: 'SELECT DISTINCT conversation_id FROM inbox',
+  next: 'SELECT seq, conversation_id, dedupe_key, wire, attempts FROM inbox WHERE conversation_id = ? ORDER BY seq LIMIT 1',
+  entry: 'SELECT seq, conversation_id, dedupe_key, wire, attempts FROM inbox WHERE seq = ?',
+  takeLease: `INSERT INTO leases (conversation_id, owner, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (conversation_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+    WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+  holds: 'SELECT 1 FROM leases WHERE conversation_id = ? AND owner = ? AND expires_at > ?',
+  release: 'DELETE FROM leases WHERE conversation_id = ? AND owner = ?',
+  writeState: `INSERT INTO state (key, value, version, expires_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at`,
+  deleteState: 'DELETE FROM state WHERE key = ?',
+  markDone: `INSERT INTO done (dedupe_key, expires_at) VALUES (?, ?)
+    ON CONFLICT (dedupe_key) DO UPDATE SET expires_at = excluded.expires_at`,
+  remove: 'DELETE FROM inbox WHERE seq = ?',
+  countAttempt: 'UPDATE inbox SET attempts = attempts + 1 WHERE seq = ?',
+  addDead: `INSERT INTO dead_letters (conversation_id, dedupe_key, wire, attempts, code, error, failed_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  deadLetters: 'SELECT * FROM dead_letters ORDER BY id',
+  deadLetter: 'SELECT * FROM dead_letters WHERE id = ?',
+  dropDead: 'DELETE FROM dead_letters WHERE id = ?',
+  undone: 'DELETE FROM done WHERE dedupe_key = ?',
+  purgeDone: 'DELETE FROM done WHERE expires_at <= ?',
+} as const;
+
+const toEntry = (row: EntryRow): InboxEntry => ({
+  seq: row.seq,
+  conversationId: row.conversation_id,
+  dedupeKey: row.dedupe_key,
+  wire: row.wire,
+  attempts: row.attempts,
+});
+
+const toDeadLetter = (row: DeadRow): DeadLetterRecord => ({
+  id: String(row.id),
+  conversationId: row.conversation_id ?? undefined,
+  dedupeKey: row.dedupe_key ?? undefined,
+  wire: row.wire,
+  attempts: row.attempts,
+  code: row.code,
+  error: row.error,
+  failedAt: row.failed_at,
+});
+
+/**
+ * Opens the inbox in the SQLite database at `path` (the file of the SQLite store; tables are created when
+ * absent).
+ *
+ * @throws ChorusError CHORUS_ERR_STATE_OPEN naming the path when it cannot be opened.
+ * @example
+ * const store = createSqliteStore({ path: 'var/state.db' });
+ * const inbox = createSqliteInbox({ path: 'var/state.db' });
+ */
+export function createSqliteInbox(options: InboxOptions & { readonly path: string; readonly busyTimeoutMs?: number }): Inbox {
+  const now = options.now ?? Date.now;
+  const windowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+  const ttlMs = toTtlMs(options.stateTtlMs);
+  const name = `sqlite ${options.path}`;
+  const db: DatabaseSync = openDatabase(options.path, options.busyTimeoutMs ?? 5_000, INBOX_SCHEMA);
+  const lifecycle = createStoreLifecycle(name);
+  const statements = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => [key, db.prepare(sql)])) as Record<
+    keyof typeof SQL,
+    StatementSync
+  >;
+  let purgedAt = 0;
+
+  // One synchronous transaction; driver errors become CHORUS_ERR_STATE_UNAVAILABLE.
+  const transaction = <R>(operation: string, body: (at: number) => R): R => {
+    lifecycle.assertOpen();
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = body(now());
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
+    } catch (err) {
+      throw err instanceof ChorusError ? err : toStateError(err, name, operation);
+    }
+  };
+  const markDone = (dedupeKey: string, at: number): void => {
+    statements.markDone.run(dedupeKey, at + windowMs);
+    if (at - purgedAt > 60_000) {
+      purgedAt = at;
+      statements.purgeDone.run(at);
+    }
+  };
+
+  return {
+    append: async (items) =>
+      transaction('append', (at) => {
+        const conversations = new Set<string>();
+        for (const item of items) {
+          if (statements.isDone.get(item.dedupeKey, at) !== undefined) continue;
+          const result = statements.append.run(item.conversationId, item.dedupeKey, item.wire);
+          if (Number(result.changes) === 1) conversations.add(item.conversationId);
+        }
+        return [...conversations];
+      }),
+    conversations: async () =>
+      transaction('read', () => (statements.conversations.all() as { conversation_id: string }[]).map((row) => row.conversation_id)),
+    lease: async (conversationId, owner, leaseMs) =>
+      transaction('lease', (at) => Number(statements.takeLease.run(conversationId, owner, at + leaseMs, at).changes) === 1),
+    release: async (conversationId, owner) => {
+      transaction('release', () => statements.release.run(conversationId, owner));
+    },
+    next: async (conversationId) =>
+      transaction('read', () => {
+        const row = statements.next.get(conversationId) as EntryRow | undefined;
+        return row === undefined ? undefined : toEntry(row);
+      }),
+    complete: async (entry, owner, changes) =>
+      transaction('complete', (at) => {
+        if (statements.holds.get(entry.conversationId, owner, at) === undefined) return false;
+        if (Number(statements.remove.run(entry.seq).changes) !== 1) return false;
+        for (const change of changes) {
+          if (change.text === undefined) statements.deleteState.run(change.key);
+          else statements.writeState.run(change.key, change.text, newVersion(), at + ttlMs);
+        }
+        markDone(entry.dedupeKey, at);
+        return true;
+      }),
+    fail: async (entry, error, maxAttempts) =>
+      transaction('fail', (at) => {
+        const row = statements.entry.get(entry.seq) as EntryRow | undefined;
+        if (row === undefined) return 'dead-lettered';
+        if (row.attempts + 1 < maxAttempts) {
+          statements.countAttempt.run(entry.seq);
+          return 'retry';
+        }
+        statements.remove.run(entry.seq);
+        markDone(row.dedupe_key, at);
+        statements.addDead.run(row.conversation_id, row.dedupe_key, row.wire, row.attempts + 1, error.code, error.message, at);
+        return 'dead-lettered';
+      }),
+    deadLetter: async (wire, error) => {
+      transaction('dead-letter', (at) => statements.addDead.run(null, null, wire, 0, error.code, error.message, at));
+    },
+    deadLetters: async () => transaction('read', () => (statements.deadLetters.all() as DeadRow[]).map(toDeadLetter)),
+    retry: async (id) =>
+      transaction('retry', () => {
+        const row = statements.deadLetter.get(Number(id)) as DeadRow | undefined;
+        if (row === undefined) return false;
+        if (row.conversation_id === null || row.dedupe_key === null) {
+          throw new ChorusError('CHORUS_ERR_STATE_VALUE', `dead letter ${id} is a malformed event: it cannot be retried`);
+        }
+        statements.dropDead.run(row.id);
+        statements.undone.run(row.dedupe_key);
+        statements.append.run(row.conversation_id, row.dedupe_key, row.wire);
+        return true;
+      }),
+    drop: async (id) => transaction('drop', () => Number(statements.dropDead.run(Number(id)).changes) === 1),
+    close: () => lifecycle.close(async () => undefined, () => db.close()),
+  };
+}

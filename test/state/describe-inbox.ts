@@ -1,0 +1,147 @@
+/**
+ * The contract every Inbox adapter passes: call it from each adapter's test with a factory of fresh, empty
+ * backends (an inbox and the store its `complete` writes to).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { isChorusError } from '../../src/errors.ts';
+import type { ConversationStore } from '../../src/state/conversation-store.ts';
+import type { Inbox, InboxItem } from '../../src/state/inbox.ts';
+
+/** A fresh backend; `advance` moves an injected clock (absent: the adapter uses real time). */
+export type InboxBackend = {
+  readonly inbox: Inbox;
+  readonly store: ConversationStore;
+  readonly advance?: (ms: number) => void;
+  /** Another instance on the same storage, when the adapter is shared (SQLite file, Redis). */
+  readonly secondInstance?: () => Promise<Inbox>;
+};
+
+const item = (conversationId: string, n: number): InboxItem => ({
+  conversationId,
+  dedupeKey: `message:${conversationId}-${n}`,
+  wire: JSON.stringify({ id: `${conversationId}-${n}` }),
+});
+
+export function describeInbox(
+  name: string,
+  make: (options: { dedupeWindowMs: number }) => Promise<InboxBackend>,
+  adapter: { readonly shared: boolean },
+): void {
+  describe(`Inbox contract: ${name}`, () => {
+    const fresh = () => make({ dedupeWindowMs: 60_000 });
+
+    it('appends in order, drops duplicates in a call and across calls, and lists the conversations', async () => {
+      const { inbox } = await fresh();
+      expect([...(await inbox.append([item('a', 1), item('b', 1), item('a', 1), item('a', 2)]))].sort()).toEqual(['a', 'b']);
+      expect(await inbox.append([item('a', 2), item('b', 1)])).toEqual([]);
+      expect([...(await inbox.conversations())].sort()).toEqual(['a', 'b']);
+      const first = await inbox.next('a');
+      expect(first).toMatchObject({ ...item('a', 1), attempts: 0 });
+      expect(await inbox.next('c')).toBeUndefined();
+      await inbox.close();
+    });
+
+    it('lets one owner hold a conversation lease at a time, until released or expired', async () => {
+      const backend = await fresh();
+      const { inbox } = backend;
+      expect(await inbox.lease('a', 'one', 300)).toBe(true);
+      expect(await inbox.lease('a', 'two', 300)).toBe(false);
+      expect(await inbox.lease('a', 'one', 300)).toBe(true); // renewal
+      await inbox.release('a', 'two'); // not the holder: no effect
+      expect(await inbox.lease('a', 'two', 300)).toBe(false);
+      await inbox.release('a', 'one');
+      expect(await inbox.lease('a', 'two', 300)).toBe(true);
+      if (backend.advance) backend.advance(301);
+      else await sleep(450);
+      expect(await inbox.lease('a', 'one', 300)).toBe(true);
+      await inbox.close();
+    });
+
+    it('completes an entry atomically with its state changes, once, and only under the lease', async () => {
+      const { inbox, store } = await fresh();
+      await store.set('state:x:a', { stale: true });
+      await inbox.append([item('a', 1), item('a', 2)]);
+      const entry = await inbox.next('a');
+      if (entry === undefined) throw new Error('no entry');
+      const changes = [
+        { key: 'state:x:a', text: undefined },
+        { key: 'user-state:x:a:1', text: JSON.stringify({ n: 1 }) },
+      ];
+      expect(await inbox.complete(entry, 'one', changes)).toBe(false); // no lease
+      expect(await store.get('user-state:x:a:1')).toBeUndefined();
+      await inbox.lease('a', 'one', 10_000);
+      expect(await inbox.complete(entry, 'one', changes)).toBe(true);
+      expect(await store.get('user-state:x:a:1')).toEqual({ n: 1 });
+      expect(await store.get('state:x:a')).toBeUndefined();
+      expect(await inbox.complete(entry, 'one', [{ key: 'k', text: '1' }])).toBe(false); // already done
+      expect(await store.get('k')).toBeUndefined();
+      expect((await inbox.next('a'))?.dedupeKey).toBe(item('a', 2).dedupeKey);
+      expect(await inbox.append([item('a', 1)])).toEqual([]); // done: a redelivery is dropped
+      await inbox.close();
+    });
+
+    it('forgets a done dedupe key after the window', async () => {
+      const backend = await make({ dedupeWindowMs: 200 });
+      const { inbox } = backend;
+      await inbox.append([item('a', 1)]);
+      const entry = await inbox.next('a');
+      await inbox.lease('a', 'one', 10_000);
+      if (entry === undefined || !(await inbox.complete(entry, 'one', []))) throw new Error('not completed');
+      expect(await inbox.append([item('a', 1)])).toEqual([]);
+      if (backend.advance) backend.advance(201);
+      else await sleep(350);
+      expect(await inbox.append([item('a', 1)])).toEqual(['a']);
+      await inbox.close();
+    });
+
+    it('counts failed attempts, dead-letters at the limit, and retries or drops dead letters', async () => {
+      const { inbox } = await fresh();
+      await inbox.append([item('a', 1), item('a', 2)]);
+      const entry = await inbox.next('a');
+      if (entry === undefined) throw new Error('no entry');
+      const error = { code: 'CHORUS_ERR_LISTENER_FAILED', message: 'listener x failed' } as const;
+      expect(await inbox.fail(entry, error, 3)).toBe('retry');
+      expect((await inbox.next('a'))?.attempts).toBe(1);
+      expect(await inbox.fail(entry, error, 3)).toBe('retry');
+      expect(await inbox.fail(entry, error, 3)).toBe('dead-lettered');
+      expect((await inbox.next('a'))?.dedupeKey).toBe(item('a', 2).dedupeKey);
+      await inbox.deadLetter('{"broken":', { code: 'CHORUS_ERR_EVENT_INVALID', message: 'not JSON' });
+      const letters = await inbox.deadLetters();
+      expect(letters.map((letter) => [letter.conversationId, letter.attempts, letter.code])).toEqual([
+        ['a', 3, 'CHORUS_ERR_LISTENER_FAILED'],
+        [undefined, 0, 'CHORUS_ERR_EVENT_INVALID'],
+      ]);
+      expect(letters[0]?.wire).toBe(item('a', 1).wire);
+      expect(await inbox.append([item('a', 1)])).toEqual([]); // dead-lettered counts as done
+
+      const [failed, malformed] = letters;
+      const err: unknown = await inbox.retry(malformed?.id ?? '').catch((e: unknown) => e);
+      expect(isChorusError(err, 'CHORUS_ERR_STATE_VALUE')).toBe(true);
+      expect(await inbox.retry(failed?.id ?? '')).toBe(true);
+      expect(await inbox.retry(failed?.id ?? '')).toBe(false);
+      await inbox.lease('a', 'one', 10_000);
+      const second = await inbox.next('a');
+      if (second === undefined || !(await inbox.complete(second, 'one', []))) throw new Error('not completed');
+      expect(await inbox.next('a')).toMatchObject({ ...item('a', 1), attempts: 0 }); // back, at the end
+      expect(await inbox.drop(malformed?.id ?? '')).toBe(true);
+      expect(await inbox.drop(malformed?.id ?? '')).toBe(false);
+      expect(await inbox.deadLetters()).toEqual([]);
+      await inbox.close();
+    });
+
+    // Registered only for adapters whose instances share storage (a memory inbox shares nothing).
+    if (adapter.shared) it('shares entries and leases with a second instance on the same storage', async () => {
+      const backend = await fresh();
+      if (backend.secondInstance === undefined) throw new Error(`${name}: a shared adapter needs secondInstance`);
+      const other = await backend.secondInstance();
+      await backend.inbox.append([item('a', 1)]);
+      expect(await other.append([item('a', 1)])).toEqual([]);
+      expect((await other.next('a'))?.dedupeKey).toBe(item('a', 1).dedupeKey);
+      expect(await backend.inbox.lease('a', 'one', 10_000)).toBe(true);
+      expect(await other.lease('a', 'two', 10_000)).toBe(false);
+      await other.close();
+      await backend.inbox.close();
+    });
+  });
+}
