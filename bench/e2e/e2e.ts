@@ -1,0 +1,318 @@
+/**
+ * End to end over loopback: the embedded pod (this process) and the chorus daemon (`chorus run`, a child
+ * process started exactly as a user starts it, pointed at the pod by the CHORUS_*_URL variables). The pod
+ * publishes the dispatch workload's messages (Symphony V4Events from the same generator, over the pod's own
+ * users and 1,000 rooms) into the bot's datafeed at fixed rates and at full speed; the bench listener replies to
+ * every command and mention (60% of the events). Latency: from the event entering the pod's feed
+ * (`pod.publish`) to the reply arriving at the pod (`onMessage`), matched by the message id the reply names.
+ *
+ * Steps: a warm-up, then 1k, 5k and 20k events/s for STEP_MS each (a rate the daemon cannot sustain ends the
+ * fixed-rate steps: higher ones are skipped), then full speed: for FULL_SPEED_MS the pod keeps the feed topped
+ * up (publishing whenever fewer than 2,000 events wait), so the daemon never waits for events.
+ *
+ * Usage: e2e.ts <scratch dir> [--state default|memory|sqlite] [--concurrency <n>] [--quick] [--daemon-cpu-prof <dir>].
+ * Prints `BENCH_RESULT {...}`.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configSchema } from '../../src/config/config-schema.ts';
+import { createEmbeddedPod } from '../../src/pod/create-embedded-pod.ts';
+import { createSymphonyWorld, DEFAULT_SPEC, generateItems, SYMPHONY_BOT, toSymphonyEvent } from '../lib/workload.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const args = process.argv.slice(2);
+const scratch = args[0];
+if (scratch === undefined) throw new Error('usage: e2e.ts <scratch dir> [--state default|memory|sqlite] [--quick]');
+const stateArg = (args.includes('--state') ? args[args.indexOf('--state') + 1] : undefined) ?? 'default';
+const quick = args.includes('--quick');
+const daemonProfileDir = args.includes('--daemon-cpu-prof') ? args[args.indexOf('--daemon-cpu-prof') + 1] : undefined;
+const STEP_MS = quick ? 2_000 : 5_000;
+const FULL_SPEED_MS = quick ? 3_000 : 10_000;
+/** Full speed keeps at most this many events waiting in the feed. */
+const FULL_SPEED_BACKLOG = 2_000;
+/** How long a step may take to get its replies after its last publish. */
+const DRAIN_TIMEOUT_MS = 60_000;
+/** A fixed rate counts as sustained when the daemon kept up with this share of it. */
+const SUSTAINED_SHARE = 0.9;
+
+/** One measured step. */
+export type StepResult = {
+  readonly label: string;
+  /** Offered rate, events/s; null for full speed. */
+  readonly rate: number | null;
+  /** Skipped: a lower rate was not sustained. */
+  readonly skipped?: boolean;
+  readonly published: number;
+  readonly expectedReplies: number;
+  readonly replies: number;
+  /** Events / (last reply - first publish). */
+  readonly sustainedPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** CPU of the daemon and of the pod (this process) over the step, % of one core. */
+  readonly daemonCpuPct: number;
+  readonly podCpuPct: number;
+  readonly complete: boolean;
+};
+
+export type E2eResult = {
+  readonly state: string;
+  readonly config: unknown;
+  readonly idleRssBytes: number;
+  readonly idleRssAfterLoadBytes: number;
+  readonly peakRssBytes: number;
+  readonly startupMs: number;
+  readonly stopMs: number;
+  readonly exitCode: number | null;
+  readonly steps: readonly StepResult[];
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------ the world, the templates, the pod
+const spec = { ...DEFAULT_SPEC, warmup: 0, timed: 20_000 };
+const world = createSymphonyWorld(spec);
+type Template = { readonly expectsReply: boolean; readonly event: { payload: { messageSent: { message: Record<string, unknown> } } } };
+const templates: Template[] = generateItems(spec).map((item) => ({
+  expectsReply: item.kind !== 'chatter',
+  event: toSymphonyEvent(world, item) as Template['event'],
+}));
+
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+const publicKeyPem = keys.publicKey;
+
+type StepStats = {
+  published: number;
+  expected: number;
+  replies: number;
+  lastReplyAt: number;
+  latencies: number[];
+};
+const pending = new Map<string, { readonly at: number; readonly stats: StepStats }>();
+const REPLY = /re:([A-Za-z0-9_-]+)/;
+const BOT_ID = Number(SYMPHONY_BOT.userId);
+
+const pod = await createEmbeddedPod({
+  users: [
+    { userId: SYMPHONY_BOT.userId, username: 'chorus-bot', displayName: SYMPHONY_BOT.displayName, publicKeyPem },
+    ...world.users.map((user) => ({ userId: user.userId, username: user.username ?? user.userId, displayName: user.displayName, publicKeyPem })),
+  ],
+  streams: world.rooms.map((room, i) => ({
+    streamId: room.streamId,
+    streamType: 'ROOM' as const,
+    roomName: room.roomName,
+    members: [SYMPHONY_BOT.userId, ...[0, 1, 2].map((k) => (world.users[(i + k) % world.users.length] as { userId: string }).userId)],
+  })),
+  onMessage: (message) => {
+    if (message.user.userId !== BOT_ID) return;
+    const id = REPLY.exec(message.message)?.[1];
+    const sent = id === undefined ? undefined : pending.get(id);
+    if (sent === undefined || id === undefined) return;
+    pending.delete(id);
+    const now = performance.now();
+    sent.stats.latencies.push(now - sent.at);
+    sent.stats.replies += 1;
+    sent.stats.lastReplyAt = now;
+  },
+});
+
+// ------------------------------------------------------------------ the daemon
+const hasStateConfig = 'state' in configSchema.shape;
+const config: Record<string, unknown> = {
+  bot: { username: 'chorus-bot' },
+  listeners: join(ROOT, 'bench/e2e/listeners'),
+  http: { host: '127.0.0.1', port: 0 },
+  log: { level: 'warn' },
+};
+const concurrencyArg = args.includes('--concurrency') ? Number(args[args.indexOf('--concurrency') + 1]) : undefined;
+if (hasStateConfig) {
+  config['state'] = {
+    ...(stateArg === 'default' ? {} : { backend: stateArg }),
+    path: join(scratch, 'state.db'),
+    ...(concurrencyArg === undefined ? {} : { concurrency: concurrencyArg }),
+  };
+}
+const configPath = join(scratch, 'daemon.yaml');
+writeFileSync(configPath, JSON.stringify(config, null, 2));
+
+const clockTicks = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  return Number(line?.replace(/\D+/g, '') ?? 0) * 1024;
+}
+
+function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+const startedAt = performance.now();
+const profileFlags = daemonProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', daemonProfileDir];
+const daemon: ChildProcess = spawn(process.execPath, [...profileFlags, join(ROOT, 'src/daemon/cli.ts'), 'run', '--config', configPath], {
+  cwd: scratch,
+  env: {
+    ...process.env,
+    CHORUS_POD_URL: pod.url,
+    CHORUS_AGENT_URL: pod.url,
+    CHORUS_KEY_MANAGER_URL: pod.url,
+    CHORUS_BOT_PRIVATE_KEY: keys.privateKey,
+    NODE_NO_WARNINGS: '1',
+  },
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+const daemonLog: string[] = [];
+daemon.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+  daemonLog.push(chunk);
+  if (daemonLog.length > 200) daemonLog.shift();
+});
+let exitCode: number | null | undefined;
+const exited = new Promise<void>((resolve) =>
+  daemon.once('exit', (code) => {
+    exitCode = code;
+    resolve();
+  }),
+);
+const pid = daemon.pid as number;
+
+/** Polls `done` every `pollMs` (pod.stats() copies every stream's message list: poll it gently). */
+async function waitFor(what: string, done: () => boolean, timeoutMs: number, pollMs = 5): Promise<boolean> {
+  for (const deadline = performance.now() + timeoutMs; performance.now() < deadline; await sleep(pollMs)) {
+    if (done()) return true;
+    if (exitCode !== undefined) throw new Error(`the daemon exited (${exitCode}) while waiting for ${what}:\n${daemonLog.join('').slice(-4000)}`);
+  }
+  return false;
+}
+
+if (!(await waitFor('its first datafeed read', () => pod.stats().waitingReads >= 1, 60_000, 50))) {
+  throw new Error(`the daemon did not start reading within 60 s:\n${daemonLog.join('').slice(-4000)}`);
+}
+const startupMs = performance.now() - startedAt;
+await sleep(2_000);
+const idleRssBytes = procStatus(pid, 'VmRSS');
+
+// ------------------------------------------------------------------ publishing
+let sequence = 0;
+function publishOne(stats: StepStats): void {
+  const template = templates[sequence % templates.length] as Template;
+  sequence += 1;
+  const messageId = `bench${sequence.toString(36).padStart(29, '0')}`;
+  const now = Date.now();
+  const message = { ...template.event.payload.messageSent.message, messageId, timestamp: now };
+  const event = { ...template.event, id: `b${sequence.toString(36)}`, timestamp: now, payload: { messageSent: { message } } };
+  if (template.expectsReply) {
+    pending.set(messageId, { at: performance.now(), stats });
+    stats.expected += 1;
+  }
+  pod.publish(event, [SYMPHONY_BOT.userId]);
+  stats.published += 1;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+async function runStep(label: string, rate: number | null, durationMs: number): Promise<StepResult> {
+  const stats: StepStats = { published: 0, expected: 0, replies: 0, lastReplyAt: 0, latencies: [] };
+  const podCpu0 = process.cpuUsage();
+  const daemonCpu0 = procCpuMs(pid);
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const elapsed = performance.now() - t0;
+      if (elapsed >= durationMs) {
+        resolve();
+        return;
+      }
+      if (rate === null) {
+        const { published, delivered } = pod.stats();
+        for (let backlog = published - delivered; backlog < FULL_SPEED_BACKLOG; backlog += 1) publishOne(stats);
+        setTimeout(tick, 20);
+        return;
+      }
+      const due = Math.floor((rate * elapsed) / 1000);
+      while (stats.published < due) publishOne(stats);
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const complete = await waitFor(`the replies of ${label}`, () => stats.replies >= stats.expected, DRAIN_TIMEOUT_MS);
+  const end = complete ? stats.lastReplyAt : performance.now();
+  const wallMs = end - t0;
+  const podCpu = process.cpuUsage(podCpu0);
+  const daemonCpuMs = procCpuMs(pid) - daemonCpu0;
+  // Let the feed drain (the bot's own echoes, trailing chatter) before the next step.
+  await waitFor(`the feed to drain after ${label}`, () => pod.stats().waitingReads >= 1, DRAIN_TIMEOUT_MS, 50);
+  for (const [id, sent] of pending) if (sent.stats === stats) pending.delete(id);
+  const sorted = stats.latencies.sort((a, b) => a - b);
+  return {
+    label,
+    rate,
+    published: stats.published,
+    expectedReplies: stats.expected,
+    replies: stats.replies,
+    sustainedPerSec: (stats.published * 1000) / wallMs,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.at(-1) ?? Number.NaN,
+    daemonCpuPct: (daemonCpuMs / wallMs) * 100,
+    podCpuPct: ((podCpu.user + podCpu.system) / 1000 / wallMs) * 100,
+    complete,
+  };
+}
+
+function skippedStep(label: string, rate: number): StepResult {
+  const nan = Number.NaN;
+  return {
+    label, rate, skipped: true, published: 0, expectedReplies: 0, replies: 0, sustainedPerSec: nan,
+    p50Ms: nan, p99Ms: nan, maxMs: nan, daemonCpuPct: nan, podCpuPct: nan, complete: false,
+  };
+}
+
+const steps: StepResult[] = [];
+try {
+  await runStep('warm-up', 2_000, 3_000);
+  let saturated = false;
+  for (const rate of [1_000, 5_000, 20_000]) {
+    const label = `${rate / 1000}k events/s`;
+    if (saturated) {
+      steps.push(skippedStep(label, rate));
+      continue;
+    }
+    const step = await runStep(label, rate, STEP_MS);
+    steps.push(step);
+    saturated = !step.complete || step.sustainedPerSec < rate * SUSTAINED_SHARE;
+    await sleep(300);
+  }
+  steps.push(await runStep('full speed', null, FULL_SPEED_MS));
+} finally {
+  await sleep(2_000);
+  const idleRssAfterLoadBytes = exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
+  const peakRssBytes = exitCode === undefined ? procStatus(pid, 'VmHWM') : 0;
+  const stopAt = performance.now();
+  daemon.kill('SIGTERM');
+  const killer = setTimeout(() => daemon.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(killer);
+  const stopMs = performance.now() - stopAt;
+  await pod.close();
+  const state = hasStateConfig ? (stateArg === 'default' ? `default (${String((configSchema.parse({ bot: {} }) as { state?: { backend?: string } }).state?.backend ?? '?')})` : stateArg) : 'memory (no state config)';
+  const result: E2eResult = { state, config, idleRssBytes, idleRssAfterLoadBytes, peakRssBytes, startupMs, stopMs, exitCode: exitCode ?? null, steps };
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
+}

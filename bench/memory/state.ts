@@ -1,0 +1,141 @@
+/**
+ * Bytes per conversation of state: 100,000 conversations, each with the small state a listener keeps
+ * (`{ count, lastCommand, updatedAt }` written through `store.update` under the key chorus uses,
+ * `state:<listener>:<conversationId>`), in the memory store (heap bytes retained, after a full GC) and the
+ * SQLite store (bytes of the database file after a checkpoint, and the heap/RSS the process gained). Also the
+ * in-memory dedupe window, the other per-event memory the pipeline keeps: bytes per remembered event.
+ *
+ * Run with --expose-gc; prints `BENCH_RESULT {...}`. Argument: a scratch folder for the SQLite file.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { conversationStateKey } from '../../src/testing/index.ts';
+
+const CONVERSATIONS = Number(process.env['CHORUS_BENCH_CONVERSATIONS'] ?? 100_000);
+
+/** One store's figures. */
+export type StoreFigures = {
+  readonly store: string;
+  /** undefined when the store could not be measured; `reason` says why. */
+  readonly bytesPerConversation?: number;
+  readonly heapBytesPerConversation?: number;
+  readonly rssBytesPerConversation?: number;
+  readonly how: string;
+  readonly reason?: string;
+};
+
+export type StateResult = { readonly conversations: number; readonly valueBytes: number; readonly stores: readonly StoreFigures[] };
+
+type Store = {
+  update<T>(key: string, fn: (current: T | undefined) => T | Promise<T>): Promise<T>;
+  close?: () => Promise<void>;
+};
+type State = { count: number; lastCommand: string; updatedAt: number };
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+
+/** A stream id as the Agent API returns them: 34 characters of URL-safe base64, made fresh (not retained elsewhere). */
+function conversationId(i: number): string {
+  return Buffer.from(`conversation-${i}-chorus-bench`.padEnd(25, '.').slice(0, 25)).toString('base64url');
+}
+
+async function fill(store: Store): Promise<void> {
+  for (let i = 0; i < CONVERSATIONS; i++) {
+    await store.update<State>(conversationStateKey('bench', conversationId(i)), (state) => ({
+      count: (state?.count ?? 0) + 1,
+      lastCommand: '/buy',
+      updatedAt: 1_767_225_600_000 + i,
+    }));
+  }
+  await settle();
+}
+
+async function heapDelta(run: () => Promise<unknown>): Promise<{ heap: number; rss: number; kept: unknown }> {
+  gc();
+  await settle();
+  gc();
+  const before = process.memoryUsage();
+  const kept = await run();
+  gc();
+  await settle();
+  gc();
+  const after = process.memoryUsage();
+  return { heap: after.heapUsed + after.external - before.heapUsed - before.external, rss: after.rss - before.rss, kept };
+}
+
+const stores: StoreFigures[] = [];
+const sample: State = { count: 1, lastCommand: '/buy', updatedAt: 1_767_225_600_000 };
+
+{
+  const { createMemoryStore } = await import('../../src/state/memory-store.ts');
+  const { heap, rss, kept } = await heapDelta(async () => {
+    const store = createMemoryStore();
+    await fill(store);
+    return store;
+  });
+  void kept;
+  stores.push({
+    store: 'memory',
+    bytesPerConversation: heap / CONVERSATIONS,
+    heapBytesPerConversation: heap / CONVERSATIONS,
+    rssBytesPerConversation: rss / CONVERSATIONS,
+    how: 'heap retained after a full GC',
+  });
+}
+
+{
+  const dir = mkdtempSync(join(process.argv[2] ?? tmpdir(), 'chorus-bench-sqlite-'));
+  try {
+    let createSqliteStore: ((options: { path: string }) => Store) | undefined;
+    let reason: string | undefined;
+    try {
+      ({ createSqliteStore } = (await import('../../src/state/sqlite-store.ts')) as { createSqliteStore?: (options: { path: string }) => Store });
+      if (typeof createSqliteStore !== 'function') reason = 'src/state/sqlite-store.ts has no createSqliteStore';
+    } catch (err) {
+      reason = `store not built yet (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`;
+    }
+    if (createSqliteStore === undefined || reason !== undefined) {
+      stores.push({ store: 'sqlite', how: 'database file bytes', reason: reason ?? 'store not built yet' });
+    } else {
+      const path = join(dir, 'state.db');
+      const open = createSqliteStore;
+      const { heap, rss, kept } = await heapDelta(async () => {
+        const store = open({ path });
+        await fill(store);
+        return store;
+      });
+      await (kept as Store).close?.(); // closing checkpoints the WAL into the database file
+      const fileBytes = statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+      stores.push({
+        store: 'sqlite',
+        bytesPerConversation: fileBytes / CONVERSATIONS,
+        heapBytesPerConversation: heap / CONVERSATIONS,
+        rssBytesPerConversation: rss / CONVERSATIONS,
+        how: 'database file bytes (WAL checkpointed on close)',
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+{
+  const { createDedupeWindow } = await import('../../src/state/dedupe-window.ts');
+  const { heap, rss } = await heapDelta(async () => {
+    const window = createDedupeWindow();
+    for (let i = 0; i < CONVERSATIONS; i++) window.claim(`message:${conversationId(i)}`);
+    return window;
+  });
+  stores.push({
+    store: 'dedupe window (memory, per event)',
+    bytesPerConversation: heap / CONVERSATIONS,
+    heapBytesPerConversation: heap / CONVERSATIONS,
+    rssBytesPerConversation: rss / CONVERSATIONS,
+    how: 'heap retained per remembered message id (default window: 24 h, at most 1,000,000 ids)',
+  });
+}
+
+const result: StateResult = { conversations: CONVERSATIONS, valueBytes: JSON.stringify(sample).length, stores };
+process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
