@@ -178,4 +178,66 @@ describe('runWithInbox', () => {
     await lastValueFrom(other.outcomes$.pipe(toArray()));
     expect(other.sent.map((message) => message.text)).toEqual(['<messageML>count=1</messageML>', '<messageML>count=2</messageML>']);
   });
+
+  it('lets a stuck conversation delay no other, even at the concurrency limit', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mixed = defineListener({
+      name: 'mixed',
+      setup(bot) {
+        bot.command('/stuck', { requireMention: false }, () => gate);
+        bot.command('/quick', { requireMention: false }, (ctx) => ctx.reply('quick'));
+      },
+    });
+    const store = createMemoryStore();
+    const backend = { store, inbox: createMemoryInbox({ store }) };
+    const sent: Sent[] = [];
+    const pipeline = await createEventPipeline({
+      listeners: [mixed],
+      bot: { userId: botUserId, displayName: 'Chorus Bot' },
+      store,
+      sender: { send: async (message) => void sent.push({ streamId: message.streamId, text: message.message }) },
+      deadLetters: createMemoryDeadLetters(),
+      log: silent,
+    });
+    const others = Array.from({ length: 12 }, () => f.room());
+    const source = createMemorySource([
+      {
+        events: [
+          f.message({ stream: rooms[0]!, from: alice, content: '/stuck' }),
+          ...others.map((room) => f.message({ stream: room, from: alice, content: '/quick' })),
+        ],
+      },
+    ]);
+    const done = lastValueFrom(
+      runWithInbox({ pipeline, source, ...backend, log: silent, concurrency: 2, sweepIntervalMs: 20 }).pipe(toArray()),
+    );
+    // With 2 slots and one held by the stuck conversation, the 12 others still all get through.
+    await expect.poll(() => sent.length).toBe(12);
+    release();
+    expect((await done).filter((outcome) => outcome.status === 'handled')).toHaveLength(13);
+  });
+
+  it('handles what a previous run left in the inbox before reading the datafeed', async () => {
+    const store = createMemoryStore();
+    const inbox = createMemoryInbox({ store });
+    const order: string[] = [];
+    const recorder = defineListener({
+      name: 'recorder',
+      setup: (bot) =>
+        bot.command('/say {word}', { requireMention: false }, async (ctx) => {
+          // the leftover is slow: read concurrently, the fresh event would overtake it
+          if (ctx.args.word === 'leftover') await new Promise((resolve) => setTimeout(resolve, 100));
+          order.push(ctx.args.word);
+        }),
+    });
+    const leftover = f.message({ stream: rooms[1]!, from: alice, content: '/say leftover' });
+    await inbox.append([{ conversationId: rooms[1]!.streamId, dedupeKey: `message:${leftover.payload.messageSent.message.messageId}`, wire: JSON.stringify(leftover) }]);
+    const { source, outcomes$ } = await start([recorder], { store, inbox }, [
+      { events: [f.message({ stream: rooms[2]!, from: alice, content: '/say fresh' })] },
+    ]);
+    await lastValueFrom(outcomes$.pipe(toArray()));
+    expect(order).toEqual(['leftover', 'fresh']);
+    expect(source.outcomes).toHaveLength(1);
+  });
 });
