@@ -19,7 +19,7 @@ export type MessageRoute = {
   readonly command: (MatchedCommand & { readonly entryId: number }) | undefined;
   /** The message has an @mention entity of the bot, anywhere. */
   readonly mentionsBot: boolean;
-  /** Tokens without the bot's mentions, texts joined by single spaces. */
+  /** Tokens without the bot's mentions, texts joined by single spaces (computed on first read). */
   readonly prompt: string;
 };
 
@@ -54,14 +54,17 @@ export function createCommandRouter(botUserId: string): CommandRouter {
     },
     route(message) {
       const tokens = message.tokens;
-      const mentionsBot = message.mentions.some((m) => m.userId === botUserId);
-      const prompt = mentionsBot
-        ? tokens.filter((t) => !isBot(t)).map((t) => t.text).join(' ')
-        : tokens.map((t) => t.text).join(' ');
+      let mentionsBot = false;
+      for (const mention of message.mentions) {
+        if (mention.userId === botUserId) {
+          mentionsBot = true;
+          break;
+        }
+      }
       const leadingMention = isBot(tokens[0]);
       const head = tokens[leadingMention ? 1 : 0];
       const candidates = head?.kind === 'word' ? byName.get(head.text) : undefined;
-      if (candidates === undefined) return { command: undefined, mentionsBot, prompt };
+      if (candidates === undefined) return new Route(undefined, mentionsBot, tokens, botUserId);
       const defaultRequireMention = message.stream.streamType !== 'IM';
       const rest = tokens.slice(leadingMention ? 2 : 1);
       for (const entry of candidates) {
@@ -69,10 +72,46 @@ export function createCommandRouter(botUserId: string): CommandRouter {
         const args = matchPattern(entry.pattern, rest);
         if (args !== undefined) {
           const command = { pattern: entry.pattern.source, name: entry.pattern.name, args, entryId: entry.id };
-          return { command, mentionsBot, prompt };
+          return new Route(command, mentionsBot, tokens, botUserId);
         }
       }
-      return { command: undefined, mentionsBot, prompt };
+      return new Route(undefined, mentionsBot, tokens, botUserId);
     },
   };
+}
+
+/**
+ * A {@link MessageRoute} whose `prompt` is joined on first read: most messages are commands or chatter, and
+ * only mention handlers and dialogs read it (for speed: no string building per message).
+ */
+class Route implements MessageRoute {
+  readonly command: MessageRoute['command'];
+  readonly mentionsBot: boolean;
+  private readonly tokens: readonly Token[];
+  private readonly botUserId: string;
+  private cachedPrompt: string | undefined;
+
+  constructor(command: MessageRoute['command'], mentionsBot: boolean, tokens: readonly Token[], botUserId: string) {
+    this.command = command;
+    this.mentionsBot = mentionsBot;
+    this.tokens = tokens;
+    this.botUserId = botUserId;
+  }
+
+  get prompt(): string {
+    this.cachedPrompt ??= toPrompt(this.tokens, this.mentionsBot ? this.botUserId : undefined);
+    return this.cachedPrompt;
+  }
+}
+
+/** The texts of `tokens` joined by single spaces, leaving out @mentions of `botUserId` when given. */
+function toPrompt(tokens: readonly Token[], botUserId: string | undefined): string {
+  let prompt = '';
+  let first = true;
+  for (const token of tokens) {
+    if (botUserId !== undefined && token.kind === 'mention' && token.userId === botUserId) continue;
+    prompt = first ? token.text : `${prompt} ${token.text}`;
+    first = false;
+  }
+  return prompt;
 }

@@ -5,6 +5,7 @@
  */
 import type { JsonValue } from '../state/json-value.ts';
 import type { RoutedMessageContext } from './event-context.ts';
+import { sharedContextOf } from './listener-view.ts';
 
 /**
  * One user's dialog in one conversation. `id` is the id of the message that started it, so a write can tell
@@ -78,22 +79,16 @@ export function isExpired(record: DialogRecord, now: number): boolean {
 
 // One read per event, shared by every pipeline that asks (each listener's answers, /cancel, the mention
 // fallback), so they all decide on the dialog as it was before the event, whatever one of them writes.
-// Keyed by the shared context of the dispatch (the prototype of every listener view), which is made anew for
-// each dispatch of an event, so an event dispatched again reads again.
+// Keyed by the shared context of the dispatch (behind every listener view), which is made anew for each
+// dispatch of an event, so an event dispatched again reads again.
 const reads = new WeakMap<object, Promise<DialogRecord | undefined>>();
-
-function sharedContext(view: object): object {
-  let candidate: object | null = view;
-  while (candidate !== null && !Object.hasOwn(candidate, 'event')) candidate = Object.getPrototypeOf(candidate) as object | null;
-  return candidate ?? view;
-}
 
 /**
  * The dialog of the event's user in its conversation as it was before the event (one store read per event).
  * @throws ChorusError CHORUS_ERR_STATE_UNAVAILABLE when the store fails.
  */
 export function readDialog(view: RoutedMessageContext): Promise<DialogRecord | undefined> {
-  const key = sharedContext(view);
+  const key = sharedContextOf(view);
   let read = reads.get(key);
   if (read === undefined) {
     read = view.dialogState.get().then(toDialogRecord);

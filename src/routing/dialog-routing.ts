@@ -67,6 +67,11 @@ function isLive(record: DialogRecord | undefined, hub: DialogHub, now: number): 
   return record !== undefined && hub.listeners.has(record.listener) && !isExpired(record, now);
 }
 
+/** True once some listener of the bot whose router is `router` registered a dialog. */
+export function hasDialogs(router: CommandRouter): boolean {
+  return hubs.has(router);
+}
+
 /**
  * `view`, unless the message answers a live dialog of its user: the `bot.mention` fallback uses it so that an
  * answer that @mentions the bot is not also taken as a mention. Synchronous `of(view)` while no dialog exists.

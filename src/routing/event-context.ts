@@ -1,6 +1,7 @@
 /**
- * Builds the context object handlers receive for one event. One object per event, shared by every listener;
- * the per-event logger is made only when a handler reads `ctx.log` (the event path is the hot path).
+ * Builds the context object of one event, shared by every listener (each sees it through its own view,
+ * listener-view.ts), and names the store keys of state. The per-event logger and the message's `prompt` are
+ * made only when read (the event path is the hot path).
  */
 import type { Logger } from 'pino';
 import { ChorusError } from '../errors.ts';
@@ -9,7 +10,6 @@ import type { EventType } from '../events/wire-schema.ts';
 import { toMessageML, type MessageML } from '../reply/messageml.ts';
 import type { ReplySender } from '../reply/reply-sender.ts';
 import type { ConversationStore } from '../state/conversation-store.ts';
-import type { JsonValue } from '../state/json-value.ts';
 import type { MessageRoute } from './command-router.ts';
 import type { BotIdentity, EventContext, MatchedCommand, StateHandle } from './listener.ts';
 
@@ -19,6 +19,15 @@ export type ContextDeps = {
   readonly store: ConversationStore;
   readonly sender: ReplySender;
   readonly log: Logger;
+};
+
+/**
+ * A context as built here, before any listener's view: the event's fields without state handles, and the
+ * store they read and write.
+ */
+export type SharedContext = Omit<EventContext, 'state' | 'userState'> & {
+  /** Where this event's state handles read and write (the store, or the event's unit of work). */
+  readonly stateStore: ConversationStore;
 };
 
 /** A MESSAGESENT context as built here: `command` carries the router's entry id, `args` its arguments. */
@@ -61,32 +70,6 @@ export function dialogStateKey(conversationId: string, userId: string): string {
   return `dialog:${conversationId}:${userId}`;
 }
 
-class ConversationState implements StateHandle {
-  readonly #store: ConversationStore;
-  readonly #key: string;
-
-  constructor(store: ConversationStore, key: string) {
-    this.#store = store;
-    this.#key = key;
-  }
-
-  get<T extends JsonValue = JsonValue>(): Promise<T | undefined> {
-    return this.#store.get(this.#key) as Promise<T | undefined>;
-  }
-
-  set(value: unknown): Promise<void> {
-    return this.#store.set(this.#key, value);
-  }
-
-  update<T>(fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
-    return this.#store.update(this.#key, fn);
-  }
-
-  delete(): Promise<void> {
-    return this.#store.delete(this.#key);
-  }
-}
-
 class Context {
   readonly type: EventType;
   readonly event: ChorusEvent;
@@ -96,7 +79,7 @@ class Context {
   readonly streamId: string | undefined;
   /** Where this event's state handles read and write (the store, or the event's unit of work). */
   readonly stateStore: ConversationStore;
-  // Plain (not #private) fields: mention contexts derive from this object with Object.create, and #private
+  // Plain (not #private) fields: a listener may derive objects from a context with Object.create, and #private
   // fields are not reachable through a prototype.
   private readonly deps: ContextDeps;
   private cachedLog: Logger | undefined;
@@ -133,37 +116,25 @@ class Context {
 class MessageContextImpl extends Context {
   readonly message: Message;
   readonly text: string;
-  readonly prompt: string;
   readonly mentionsBot: boolean;
   readonly command: RoutedMessageContext['command'];
   readonly args: RoutedMessageContext['args'];
+  /** The router's findings; it joins `prompt` on first read. */
+  private readonly route: MessageRoute;
 
   constructor(event: ChorusEvent<'MESSAGESENT'>, deps: ContextDeps, route: MessageRoute) {
     super(event, deps);
     this.message = event.message;
     this.text = event.message.text;
-    this.prompt = route.prompt;
     this.mentionsBot = route.mentionsBot;
     this.command = route.command;
     this.args = route.command?.args;
+    this.route = route;
   }
-}
 
-/**
- * What one listener sees of an event's context: the same context, with `state` bound to that listener's
- * state of the conversation and `userState` to its state of `ctx.user` there (and, internal to dialogs,
- * `dialogState`). A view is a thin object whose prototype is the shared context.
- */
-export function createListenerView<C extends EventContext>(ctx: C, listener: string): C {
-  const store = (ctx as unknown as { readonly stateStore: ConversationStore }).stateStore;
-  const state = new ConversationState(store, conversationStateKey(listener, ctx.conversationId));
-  const userState = new ConversationState(store, userStateKey(listener, ctx.conversationId, ctx.user.userId));
-  return Object.create(ctx, {
-    state: { value: state, enumerable: true },
-    userState: { value: userState, enumerable: true },
-    // A getter: only dialogs read it, so the event path makes no handle for it otherwise.
-    dialogState: { get: () => new ConversationState(store, dialogStateKey(ctx.conversationId, ctx.user.userId)) },
-  }) as C;
+  get prompt(): string {
+    return this.route.prompt;
+  }
 }
 
 /** The context of a non-message event (without `state`/`userState`: listeners get them through their view). */

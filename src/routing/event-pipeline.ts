@@ -8,7 +8,7 @@
  * run concurrently (`concatMapByKey`). A batch is settled once each of its events has an outcome.
  */
 import type { Logger } from 'pino';
-import { defer, from, map, mergeMap, type Observable, of, tap } from 'rxjs';
+import { from, map, mergeMap, Observable } from 'rxjs';
 import type { DatafeedBatch, DatafeedSource } from '../datafeed/datafeed-source.ts';
 import { ChorusError, isChorusError } from '../errors.ts';
 import type { ChorusEvent } from '../events/event.ts';
@@ -22,7 +22,8 @@ import { createCommandRouter, type CommandEntry } from './command-router.ts';
 import { createBot, createBotStreams, type Registration } from './create-bot.ts';
 import type { DeadLetterSink } from './dead-letters.ts';
 import { dispatchEvent, type ListenerFailure } from './dispatch-event.ts';
-import { createEventContext, createListenerView, createMessageContext, type ContextDeps } from './event-context.ts';
+import { createEventContext, createMessageContext, type ContextDeps } from './event-context.ts';
+import { createListenerView } from './listener-view.ts';
 import { registerHelp } from './help.ts';
 import { defineListener, type BotIdentity, type EventContext, type ListenerModule } from './listener.ts';
 
@@ -160,8 +161,11 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
   };
 
   const toOutcome = (event: ChorusEvent, failures: readonly ListenerFailure[], durationMs: number): EventOutcome => {
+    if (failures.length === 0) {
+      // The common case, built without spreading `base` (one object per event).
+      return { status: 'handled', eventId: event.id, eventType: event.type, conversationId: event.conversationId, durationMs };
+    }
     const base = { eventId: event.id, eventType: event.type, conversationId: event.conversationId, durationMs };
-    if (failures.length === 0) return { status: 'handled', ...base };
     const streamId = 'stream' in event ? event.stream?.streamId : undefined;
     const requeue = failures.find((failure) => isChorusError(failure.error, 'CHORUS_ERR_REQUEUE'));
     if (requeue !== undefined) {
@@ -179,16 +183,23 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
     return { status: 'failed', ...base, error };
   };
 
-  const dispatch = async (event: ChorusEvent, store: ConversationStore): Promise<EventOutcome> => {
-    const eventDeps: ContextDeps = { ...deps, store };
+  const runDeps: ContextDeps = { ...deps, store: options.store };
+
+  /** `dispatch`, but synchronous when every listener finished synchronously (for speed: no promise then). */
+  const dispatchNow = (event: ChorusEvent, store: ConversationStore): EventOutcome | Promise<EventOutcome> => {
+    const eventDeps: ContextDeps = store === options.store ? runDeps : { ...deps, store };
     const ctx: EventContext =
       event.type === 'MESSAGESENT'
         ? createMessageContext(event, eventDeps, router.route(event.message))
         : createEventContext(event, eventDeps);
     const startedAt = performance.now();
-    const failures = await dispatchEvent(ctx, registrations);
+    const failures = dispatchEvent(ctx, registrations);
+    if (failures instanceof Promise) return failures.then((done) => toOutcome(event, done, performance.now() - startedAt));
     return toOutcome(event, failures, performance.now() - startedAt);
   };
+
+  // async: a throw (there should be none) becomes a rejection, as callers of a promise expect.
+  const dispatch = async (event: ChorusEvent, store: ConversationStore): Promise<EventOutcome> => dispatchNow(event, store);
 
   const deadLetter = (wire: unknown, error: ChorusError): void => {
     options.deadLetters.put({ wire, error, failedAt: Date.now() });
@@ -208,22 +219,49 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
     return { key: `\u0000${sequence}`, tracker, wire, classified };
   };
 
-  const handle = (item: Item): Observable<EventOutcome> => {
-    if (item.classified.kind === 'outcome') return of(item.classified.outcome);
-    const event = item.classified.event;
-    return defer(async (): Promise<EventOutcome> => {
-      // Claimed in the conversation's turn, not on arrival: a redelivery that arrives while the first copy
-      // is in flight waits for it, and is taken if the first copy was requeued (its batch is not acked).
-      if (!dedupe.claim(event.dedupeKey)) {
-        log.debug({ eventId: event.id, dedupeKey: event.dedupeKey }, 'duplicate event dropped');
-        return { status: 'duplicate', eventId: event.id, eventType: event.type, conversationId: event.conversationId };
-      }
-      const outcome = await dispatch(event, options.store);
-      if (outcome.status === 'requeued') dedupe.release(event.dedupeKey);
-      if (outcome.status === 'failed' && outcome.error !== undefined) deadLetter(item.wire, outcome.error);
-      return outcome;
-    });
+  const afterDispatch = (item: Item, event: ChorusEvent, outcome: EventOutcome): EventOutcome => {
+    if (outcome.status === 'requeued') dedupe.release(event.dedupeKey);
+    if (outcome.status === 'failed' && outcome.error !== undefined) deadLetter(item.wire, outcome.error);
+    return outcome;
   };
+
+  /** The outcome of an item, in its conversation's turn: synchronous when every listener finished synchronously. */
+  const handleNow = (item: Item): EventOutcome | Promise<EventOutcome> => {
+    if (item.classified.kind === 'outcome') return item.classified.outcome;
+    const event = item.classified.event;
+    // Claimed in the conversation's turn, not on arrival: a redelivery that arrives while the first copy
+    // is in flight waits for it, and is taken if the first copy was requeued (its batch is not acked).
+    if (!dedupe.claim(event.dedupeKey)) {
+      log.debug({ eventId: event.id, dedupeKey: event.dedupeKey }, 'duplicate event dropped');
+      return { status: 'duplicate', eventId: event.id, eventType: event.type, conversationId: event.conversationId };
+    }
+    const outcome = dispatchNow(event, options.store);
+    if (outcome instanceof Promise) return outcome.then((done) => afterDispatch(item, event, done));
+    return afterDispatch(item, event, outcome);
+  };
+
+  /**
+   * Handles an item when subscribed, settles its share of the batch, emits its outcome and completes. For
+   * speed, an item whose listeners all finished synchronously is done within the subscribe call (no promise
+   * and no microtask), so a run of such events goes through the pipeline in one synchronous loop.
+   */
+  const handle = (item: Item): Observable<EventOutcome> =>
+    new Observable<EventOutcome>((subscriber) => {
+      const emit = (outcome: EventOutcome): void => {
+        if (subscriber.closed) return; // abandoned by an unsubscribe: not settled
+        try {
+          settleOne(item.tracker, outcome);
+        } catch (err) {
+          subscriber.error(err);
+          return;
+        }
+        subscriber.next(outcome);
+        subscriber.complete();
+      };
+      const outcome = handleNow(item);
+      if (outcome instanceof Promise) outcome.then(emit, (err: unknown) => subscriber.error(err));
+      else emit(outcome);
+    });
 
   return {
     commands: router.entries,
@@ -238,7 +276,7 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
         }),
         concatMapByKey(
           (item) => item.key,
-          (item) => handle(item).pipe(tap((outcome) => settleOne(item.tracker, outcome))),
+          handle,
           options.concurrency === undefined ? undefined : { concurrency: options.concurrency },
         ),
       );

@@ -3,7 +3,8 @@
  */
 import { from, isObservable, Observable } from 'rxjs';
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+/** True for a promise or any other thenable. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 

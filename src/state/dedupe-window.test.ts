@@ -26,4 +26,20 @@ describe('createDedupeWindow', () => {
     expect(window.claim('a')).toBe(true); // 'a' was evicted to make room for 'd'
     expect(window.claim('d')).toBe(false);
   });
+
+  it('expires keys in insertion order, also after the oldest was released', () => {
+    let clock = 0;
+    const window = createDedupeWindow({ ttlMs: 100, now: () => clock });
+    expect(window.claim('a')).toBe(true);
+    clock = 10;
+    expect(window.claim('b')).toBe(true);
+    window.release('a');
+    clock = 109;
+    expect(window.claim('b')).toBe(false);
+    clock = 110;
+    expect(window.claim('b')).toBe(true); // b expired at 110
+    clock = 150;
+    expect(window.claim('c')).toBe(true);
+    expect(window.claim('b')).toBe(false); // re-taken at 110, expires at 210
+  });
 });

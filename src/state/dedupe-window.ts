@@ -22,24 +22,33 @@ export function createDedupeWindow(options: { ttlMs?: number; maxEntries?: numbe
   const maxEntries = options.maxEntries ?? 1_000_000;
   const now = options.now ?? Date.now;
   const expiries = new Map<string, number>(); // insertion order = expiry order, since ttl is fixed
+  // For speed: the expiry of the first (oldest) key (Infinity when empty; -Infinity after a release, to rescan),
+  // so `claim` scans only when that key has expired or the window is full: most claims open no Map iterator.
+  let oldestExpiresAt = Infinity;
 
   const evict = (at: number): void => {
     for (const [key, expiresAt] of expiries) {
-      if (expiresAt > at && expiries.size < maxEntries) return;
+      if (expiresAt > at && expiries.size < maxEntries) {
+        oldestExpiresAt = expiresAt;
+        return;
+      }
       expiries.delete(key);
     }
+    oldestExpiresAt = Infinity;
   };
 
   return {
     claim(key) {
       const at = now();
-      evict(at);
+      if (oldestExpiresAt <= at || expiries.size >= maxEntries) evict(at);
       if (expiries.has(key)) return false;
-      expiries.set(key, at + ttlMs);
+      const expiresAt = at + ttlMs;
+      if (expiries.size === 0) oldestExpiresAt = expiresAt;
+      expiries.set(key, expiresAt);
       return true;
     },
     release(key) {
-      expiries.delete(key);
+      if (expiries.delete(key)) oldestExpiresAt = -Infinity; // the first key may have gone: the next claim rescans
     },
   };
 }
