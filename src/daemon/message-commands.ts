@@ -4,7 +4,6 @@
  */
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { FormData } from 'undici';
 import { z } from 'zod';
 import { joinUrl } from '../datafeed/agent-http.ts';
 import { openUserSession } from './user-session.ts';
@@ -29,12 +28,10 @@ const sentSchema = z.looseObject({ messageId: z.string() });
 export async function sayCommand(options: StreamCommandOptions & { readonly message: string }): Promise<void> {
   const { session, http } = openUserSession(options);
   try {
-    const form = new FormData();
-    form.set('message', options.message);
     const sent = await http.request({
       method: 'POST',
       url: joinUrl(options.podUrl, `/agent/v4/stream/${encodeURIComponent(options.streamId)}/message/create`),
-      form,
+      form: { message: options.message },
       session,
       schema: sentSchema,
     });

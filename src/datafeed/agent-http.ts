@@ -8,9 +8,10 @@
  * CHORUS_ERR_HTTP_NETWORK. The three transient ones are retried by the callers, not here.
  */
 import type { Logger } from 'pino';
-import { Agent, request, type FormData } from 'undici';
+import { Agent, request } from 'undici';
 import type { z } from 'zod';
 import { ChorusError, type ErrorCode } from '../errors.ts';
+import { toMultipartBody } from './multipart-form.ts';
 import { toRetryAfterMs } from './retry-after.ts';
 
 /** The two tokens of an authenticated Symphony session (reference §3.4). */
@@ -49,8 +50,11 @@ export type HttpCall = {
   readonly url: string;
   /** A JSON body (sent with `content-type: application/json`). */
   readonly json?: unknown;
-  /** A multipart/form-data body (undici `FormData`); ignored when `json` is given. */
-  readonly form?: FormData;
+  /**
+   * Text fields sent, in order, as a multipart/form-data body (see `toMultipartBody`); ignored when `json`
+   * is given.
+   */
+  readonly form?: Readonly<Record<string, string>>;
   /** Adds the `sessionToken` (and `keyManagerToken`) headers and re-authenticates once on a 401. */
   readonly session?: AuthSession;
   /** Whether to send `keyManagerToken` too (Agent API calls); pod calls need only `sessionToken`. Default: true. */
@@ -105,15 +109,17 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       headers['sessionToken'] = tokens.sessionToken;
       if (call.withKeyManagerToken !== false) headers['keyManagerToken'] = tokens.keyManagerToken;
     }
-    let body: string | FormData | undefined;
+    let body: string | undefined;
     if (call.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(call.json);
     } else if (call.form !== undefined) {
-      body = call.form; // undici sets the multipart content-type with its boundary
+      const multipart = toMultipartBody(Object.entries(call.form));
+      headers['content-type'] = multipart.contentType;
+      body = multipart.body;
     }
     const timeoutMs = call.timeoutMs ?? 30_000;
-    const where = `${call.method} ${pathOf(call.url)}`;
+    const where = (): string => `${call.method} ${pathOf(call.url)}`; // for failures only: parses the URL
     let status: number;
     let text: string;
     let retryAfter: string | string[] | undefined;
@@ -132,7 +138,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       text = await response.body.text();
     } catch (err) {
       if (call.signal?.aborted === true || PROGRAMMING_ERRORS.has(codeOf(err))) throw err;
-      throw new HttpError('CHORUS_ERR_HTTP_NETWORK', `${where}: no response (${codeOf(err)})`, { cause: err });
+      throw new HttpError('CHORUS_ERR_HTTP_NETWORK', `${where()}: no response (${codeOf(err)})`, { cause: err });
     }
 
     if (status >= 200 && status < 300) {
@@ -141,7 +147,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       try {
         value = text.trim() === '' ? undefined : JSON.parse(text);
       } catch (err) {
-        throw new HttpError('CHORUS_ERR_HTTP_RESPONSE_INVALID', `${where}: HTTP ${status} body is not JSON`, {
+        throw new HttpError('CHORUS_ERR_HTTP_RESPONSE_INVALID', `${where()}: HTTP ${status} body is not JSON`, {
           status,
           cause: err,
         });
@@ -152,7 +158,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
         const at = issue === undefined || issue.path.length === 0 ? 'body' : issue.path.join('.');
         throw new HttpError(
           'CHORUS_ERR_HTTP_RESPONSE_INVALID',
-          `${where}: HTTP ${status} response: ${at}: ${issue?.message ?? 'invalid'}`,
+          `${where()}: HTTP ${status} response: ${at}: ${issue?.message ?? 'invalid'}`,
           { status, cause: parsed.error },
         );
       }
@@ -160,7 +166,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
     }
 
     const reason = serverMessage(text);
-    const message = `${where}: HTTP ${status}${reason === undefined ? '' : ` (${reason})`}`;
+    const message = `${where()}: HTTP ${status}${reason === undefined ? '' : ` (${reason})`}`;
     if (status === 401) throw new HttpError('CHORUS_ERR_HTTP_UNAUTHORIZED', message, { status });
     if (status === 429) {
       throw new HttpError('CHORUS_ERR_HTTP_THROTTLED', message, { status, retryAfterMs: toRetryAfterMs(retryAfter) });

@@ -1,5 +1,8 @@
+import { FormData, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isChorusError } from '../errors.ts';
+import { createEmbeddedPod } from '../pod/create-embedded-pod.ts';
+import { authenticate, BOT, STREAMS, T0, testUsers } from '../pod/pod-test-kit.ts';
 import { createAgentHttp, HttpError, type AuthSession, type SessionTokens } from '../datafeed/agent-http.ts';
 import { captureLog, startLoopback, until, type Loopback, type Recorded, type Reply } from '../datafeed/loopback.test-support.ts';
 import { createAgentSender, type AgentSenderOptions } from './agent-sender.ts';
@@ -97,6 +100,32 @@ describe('createAgentSender', () => {
       { streamId: 'iWyZBIOdQQzQj0tKOLRivX___qu6YeyZdA', message: `<messageML>${text}</messageML>`, data, sessionToken: 'S1' },
       { streamId: 's2', message: '<messageML>no data</messageML>', data: null, sessionToken: 'S1' },
     ]);
+  });
+
+  it('posts what the embedded pod stores as it stores a FormData post, non-ASCII and line breaks included', async () => {
+    const pod = await createEmbeddedPod({ users: testUsers(), streams: STREAMS, now: () => T0 });
+    try {
+      const tokens = await authenticate(pod, BOT.username, T0);
+      const session: AuthSession = { tokens: async () => tokens, refresh: async () => tokens };
+      const sender = createAgentSender({ agentUrl: pod.url, session, http, log: captureLog().log });
+      const text = 'héllo ✓ 日本語 🎉\r\nline two\nline three\rend "quoted" &amp; <b>bold</b> <mention uid="7000000000002"/>';
+      const data = JSON.stringify({ note: 'Ωμέγα ✓\r\n', nested: { k: 'v' } }, null, '\n');
+      const sent = { streamId: 'desk', message: `<messageML>${text}</messageML>`, data };
+      await sender.send({ ...sent, inReplyTo: { eventId: 'e1', type: 'MESSAGESENT' } });
+      // The same fields as chorus posted them before: undici's FormData.
+      const form = new FormData();
+      form.set('message', sent.message);
+      form.set('data', sent.data);
+      const response = await request(`${pod.url}/agent/v4/stream/desk/message/create`, { method: 'POST', headers: { ...tokens }, body: form });
+      expect(response.statusCode).toBe(200);
+      await response.body.dump();
+      const [ours, reference] = pod.messages('desk').map(({ message, data: stored }) => ({ message, data: stored }));
+      expect(ours).toEqual(reference);
+      expect(ours?.message).toContain('héllo ✓ 日本語 🎉');
+      expect(JSON.parse(ours?.data ?? '{}')).toMatchObject({ note: 'Ωμέγα ✓\r\n' });
+    } finally {
+      await pod.close();
+    }
   });
 
   it('retries a 429 after Retry-After, a 5xx and a dropped connection after backoff, a 401 after re-authenticating', async () => {

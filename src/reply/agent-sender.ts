@@ -3,7 +3,6 @@
  * reference §3.1) with retries and per-stream pacing (reference §3.3).
  */
 import type { Logger } from 'pino';
-import { FormData } from 'undici';
 import { ChorusError, isChorusError } from '../errors.ts';
 import { createAgentHttp, joinUrl, type AgentHttp, type AuthSession } from '../datafeed/agent-http.ts';
 import { realSleep, withRetry, type RetryOptions, type Sleep } from '../datafeed/with-retry.ts';
@@ -75,14 +74,10 @@ export function createAgentSender(options: AgentSenderOptions): ReplySender {
     const { streamId } = message;
     const fields = { streamId, eventId: message.inReplyTo.eventId };
     const url = joinUrl(options.agentUrl, `/agent/v4/stream/${encodeURIComponent(streamId)}/message/create`);
+    const form = message.data === undefined ? { message: message.message } : { message: message.message, data: message.data };
     try {
       await withRetry(
-        () => {
-          const form = new FormData();
-          form.set('message', message.message);
-          if (message.data !== undefined) form.set('data', message.data);
-          return http.request({ method: 'POST', url, form, session, log, timeoutMs: options.timeoutMs ?? 30_000 });
-        },
+        () => http.request({ method: 'POST', url, form, session, log, timeoutMs: options.timeoutMs ?? 30_000 }),
         {
           retry: { ...options.retry, maxAttempts },
           sleep,

@@ -9,6 +9,12 @@
  * dropped at append for the dedupe window, across restarts and across instances sharing the backend; an
  * event that fails `maxAttempts` times is dead-lettered; a stuck conversation holds one slot and delays no
  * other.
+ *
+ * Cost per event: its share of the batch's append, then `complete`, which also reads the conversation's
+ * next entry and gives the lease up after the last one; per conversation taken, `lease` and `next` (called
+ * together). The leases held are renewed together. An event appended by this instance is handled from the
+ * event parsed at append (kept in memory until handled, at most {@link PARSED_EVENTS_MAX}); one appended by
+ * another instance, left by a previous run, or pushed out of that cache, is parsed again from its wire text.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,10 +22,17 @@ import type { Logger } from 'pino';
 import { concatMap, defer, Observable, type Subscription } from 'rxjs';
 import type { DatafeedSource } from '../datafeed/datafeed-source.ts';
 import { ChorusError } from '../errors.ts';
+import type { ChorusEvent } from '../events/event.ts';
 import type { ConversationStore } from '../state/conversation-store.ts';
-import type { Inbox, InboxEntry, InboxItem } from '../state/inbox.ts';
+import type { Inbox, InboxEntry, InboxItem, StateChange } from '../state/inbox.ts';
 import { createUnitOfWork } from '../state/unit-of-work.ts';
-import type { EventOutcome, EventPipeline } from './event-pipeline.ts';
+import type { Classified, EventOutcome, EventPipeline } from './event-pipeline.ts';
+
+/** Events parsed at append and kept for their handling, at most (the oldest go first; they are parsed again). */
+export const PARSED_EVENTS_MAX = 4_096;
+
+/** A handled entry: its outcome and the conversation's next entry. */
+type Handled = { readonly outcome: EventOutcome; readonly next: InboxEntry | undefined };
 
 /** What {@link runWithInbox} needs. */
 export type InboxRunOptions = {
@@ -68,7 +81,9 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
   return new Observable<EventOutcome>((subscriber) => {
     const active = new Map<string, { dirty: boolean }>();
     const waiting = new Set<string>(); // insertion order = FIFO
-    const renewals = new Set<ReturnType<typeof setInterval>>();
+    const leased = new Set<string>(); // the leases this instance holds, renewed together
+    // Events parsed at append, by dedupe key, until handled (insertion order = eviction order).
+    const parsed = new Map<string, { readonly wire: string; readonly event: ChorusEvent }>();
     let idle: (() => void) | undefined;
     let sourceDone = false;
     let closed = false;
@@ -94,24 +109,58 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       }, fail);
     };
 
-    /** Handles one entry until it is completed or dead-lettered; undefined when the lease was lost. */
-    const handleEntry = async (entry: InboxEntry): Promise<EventOutcome | undefined> => {
-      const classified = pipeline.classify(JSON.parse(entry.wire) as unknown);
+    /** The event of an entry: the one parsed at append when cached (same wire text), else parsed from the wire. */
+    const classifyEntry = (entry: InboxEntry): Classified => {
+      const cached = parsed.get(entry.dedupeKey);
+      if (cached !== undefined) {
+        parsed.delete(entry.dedupeKey);
+        if (cached.wire === entry.wire) return { kind: 'event', event: cached.event };
+      }
+      return pipeline.classify(JSON.parse(entry.wire) as unknown);
+    };
+    const remember = (dedupeKey: string, wire: string, event: ChorusEvent): void => {
+      parsed.delete(dedupeKey); // a redelivery goes to the end
+      parsed.set(dedupeKey, { wire, event });
+      if (parsed.size > PARSED_EVENTS_MAX) parsed.delete(parsed.keys().next().value as string);
+    };
+
+    /**
+     * Completes an entry: the conversation's next entry, or undefined (the lease given up with the last one,
+     * or lost). Not renewed meanwhile: a renewal landing after the lease was given up would take it again.
+     */
+    const complete = async (entry: InboxEntry, outcome: EventOutcome, changes: readonly StateChange[]): Promise<Handled | undefined> => {
+      leased.delete(entry.conversationId);
+      const completion = await inbox.complete(entry, owner, changes);
+      if (!completion.completed) {
+        log.warn({ conversationId: entry.conversationId, seq: entry.seq }, 'conversation lease lost: another instance has it');
+        return undefined;
+      }
+      if (completion.next !== undefined) leased.add(entry.conversationId);
+      return { outcome, next: completion.next };
+    };
+
+    /**
+     * Handles one entry until it is completed or dead-lettered: its outcome and the conversation's next entry;
+     * undefined when the lease was lost. `state.dirty` is cleared before the next entry is read.
+     */
+    const handleEntry = async (entry: InboxEntry, state: { dirty: boolean }): Promise<Handled | undefined> => {
+      const classified = classifyEntry(entry);
       if (classified.kind === 'outcome') {
-        return (await inbox.complete(entry, owner, [])) ? classified.outcome : undefined;
+        state.dirty = false;
+        return complete(entry, classified.outcome, []);
       }
       for (let attempt = entry.attempts + 1; ; attempt += 1) {
         const work = createUnitOfWork(store);
         const outcome = await pipeline.dispatch(classified.event, work);
         if (outcome.status === 'handled') {
-          if (await inbox.complete(entry, owner, work.changes())) return outcome;
-          log.warn({ conversationId: entry.conversationId, seq: entry.seq }, 'conversation lease lost: another instance has it');
-          return undefined;
+          state.dirty = false;
+          return complete(entry, outcome, work.changes());
         }
         const error = outcome.error ?? new ChorusError('CHORUS_ERR_LISTENER_FAILED', `event ${outcome.eventId ?? ''} failed`);
         if ((await inbox.fail(entry, { code: error.code, message: error.message }, maxAttempts)) === 'dead-lettered') {
           log.error({ eventId: outcome.eventId, conversationId: entry.conversationId, attempts: attempt }, 'event dead-lettered');
-          return { ...outcome, status: 'failed' };
+          state.dirty = false;
+          return { outcome: { ...outcome, status: 'failed' }, next: await inbox.next(entry.conversationId) };
         }
         log.warn({ eventId: outcome.eventId, conversationId: entry.conversationId, attempt }, 'event failed, retrying');
         await sleep(retryDelayMs * attempt);
@@ -120,22 +169,21 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     };
 
     const work = async (conversationId: string, state: { dirty: boolean }): Promise<void> => {
-      if (!(await inbox.lease(conversationId, owner, leaseMs))) return; // another instance works it
-      const renewal = setInterval(() => void inbox.lease(conversationId, owner, leaseMs).catch(fail), leaseMs / 3);
-      renewals.add(renewal);
+      state.dirty = false;
+      // Called together: one round trip (or group commit); the entry read is used only under the lease.
+      const [held, first] = await Promise.all([inbox.lease(conversationId, owner, leaseMs), inbox.next(conversationId)]);
+      if (!held) return; // another instance works it
+      leased.add(conversationId);
       try {
-        for (;;) {
-          state.dirty = false;
-          const entry = closed || stopping() ? undefined : await inbox.next(conversationId);
-          if (entry === undefined) break;
-          const outcome = await handleEntry(entry);
-          if (outcome === undefined) break;
-          if (!closed) subscriber.next(outcome);
+        for (let entry = first; entry !== undefined && !closed && !stopping(); ) {
+          const handled = await handleEntry(entry, state);
+          if (handled === undefined) break;
+          if (!closed) subscriber.next(handled.outcome);
+          entry = handled.next;
         }
       } finally {
-        clearInterval(renewal);
-        renewals.delete(renewal);
-        await inbox.release(conversationId, owner);
+        // Still held when the loop stopped early (or found nothing): give it up.
+        if (leased.delete(conversationId)) await inbox.release(conversationId, owner);
       }
     };
 
@@ -170,23 +218,39 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       for (const conversationId of await inbox.conversations()) if (!active.has(conversationId)) schedule(conversationId);
     };
 
-    const append = async (events: readonly unknown[]): Promise<readonly string[]> => {
+    /**
+     * Appends a batch; resolves once its events are committed. Their conversations are scheduled as soon as
+     * the append is called: a worker's first `next` is called after it, so it reads what the append commits
+     * (the group commit, or the connection's command order, keeps the calls in order) and never an event
+     * before it is committed. A conversation whose events were all duplicates is found empty and let go.
+     */
+    const append = async (events: readonly unknown[]): Promise<void> => {
       const items: InboxItem[] = [];
+      const decided: EventOutcome[] = []; // own, unsupported, invalid (dead-lettered)
+      const deadLettered: Promise<void>[] = [];
       for (const wire of events) {
         const classified = pipeline.classify(wire);
         if (classified.kind === 'event') {
           const { conversationId, dedupeKey } = classified.event;
-          items.push({ conversationId, dedupeKey, wire: JSON.stringify(wire) });
+          const text = JSON.stringify(wire);
+          items.push({ conversationId, dedupeKey, wire: text });
+          remember(dedupeKey, text, classified.event);
           continue;
         }
         const { error } = classified.outcome;
-        if (error !== undefined) await inbox.deadLetter(JSON.stringify(wire) ?? String(wire), error);
-        subscriber.next(classified.outcome);
+        if (error !== undefined) deadLettered.push(inbox.deadLetter(JSON.stringify(wire) ?? String(wire), error));
+        decided.push(classified.outcome);
       }
-      return items.length === 0 ? [] : inbox.append(items);
+      const appended = items.length === 0 ? undefined : inbox.append(items);
+      for (const item of items) schedule(item.conversationId);
+      await Promise.all([appended, ...deadLettered]);
+      for (const outcome of decided) subscriber.next(outcome);
     };
 
     const sweeper = setInterval(() => void sweep().catch(fail), options.sweepIntervalMs ?? 1_000);
+    const renewer = setInterval(() => {
+      for (const conversationId of leased) inbox.lease(conversationId, owner, leaseMs).catch(fail);
+    }, leaseMs / 3);
     const start = async (): Promise<void> => {
       const backlog = new Promise<void>((resolve) => (idle = resolve));
       await sweep();
@@ -199,9 +263,8 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
         .pipe(
           concatMap((batch) =>
             defer(async () => {
-              const conversations = await append(batch.events);
+              await append(batch.events);
               batch.settle('ack'); // committed to the inbox: safe to acknowledge
-              for (const conversationId of conversations) schedule(conversationId);
             }),
           ),
         )
@@ -222,7 +285,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     return () => {
       closed = true;
       clearInterval(sweeper);
-      for (const renewal of renewals) clearInterval(renewal); // a stopped instance lets its leases expire
+      clearInterval(renewer); // a stopped instance lets its leases expire
       reading?.unsubscribe();
     };
   });

@@ -22,6 +22,18 @@ export type StateChange = { readonly key: string; readonly text: string | undefi
 /** Why an entry failed. */
 export type InboxError = { readonly code: ErrorCode; readonly message: string };
 
+/**
+ * What `complete` did: nothing (`completed: false`), or completed the entry, `next` being the conversation's
+ * oldest entry left queued, read in the same atomic step (what `next` would resolve with right after);
+ * `undefined` when none is left, the lease given up then.
+ */
+export type InboxCompletion =
+  | { readonly completed: false }
+  | { readonly completed: true; readonly next: InboxEntry | undefined };
+
+/** The completion that changed nothing. */
+export const NOT_COMPLETED: InboxCompletion = Object.freeze({ completed: false });
+
 /** A dead letter: an event that failed `maxAttempts` times, or that was malformed (no conversation then). */
 export type DeadLetterRecord = {
   readonly id: string;
@@ -50,7 +62,9 @@ export const DEFAULT_DEDUPE_WINDOW_MS = 86_400_000;
 
 /**
  * A durable inbox. Every method is atomic on its backend. A conversation's entries are processed by the
- * holder of its lease only, oldest first; another instance takes over when the lease expires.
+ * holder of its lease only, oldest first; another instance takes over when the lease expires. The calls
+ * made on one inbox take effect in call order, awaited or not: a `next` called after an `append` sees what
+ * the append queued (and resolves only once it is durable).
  */
 export type Inbox = {
   /**
@@ -70,9 +84,11 @@ export type Inbox = {
   /**
    * In one atomic write: applies `changes` (values live `stateTtlMs`), remembers the entry's dedupe key for
    * the dedupe window, and removes the entry — only while `owner` holds the conversation's lease and the
-   * entry is still queued. Resolves false (and changes nothing) otherwise.
+   * entry is still queued; then reads the conversation's next entry, so a worker needs no `next` call per
+   * event, and when none is left gives the lease up, so it needs no `release` call per conversation either.
+   * Resolves `{ completed: false }` (having changed nothing) without the lease or the entry.
    */
-  complete(entry: InboxEntry, owner: string, changes: readonly StateChange[]): Promise<boolean>;
+  complete(entry: InboxEntry, owner: string, changes: readonly StateChange[]): Promise<InboxCompletion>;
   /**
    * Counts a failed attempt of the entry; when it reaches `maxAttempts` the entry moves to the dead letters
    * (and its dedupe key counts as done). Resolves with what happened.

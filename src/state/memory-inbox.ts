@@ -6,9 +6,11 @@ import { ChorusError } from '../errors.ts';
 import type { ConversationStore } from './conversation-store.ts';
 import {
   DEFAULT_DEDUPE_WINDOW_MS,
+  NOT_COMPLETED,
   type DeadLetterRecord,
   type Inbox,
   type InboxEntry,
+  type InboxItem,
   type InboxOptions,
 } from './inbox.ts';
 import type { JsonValue } from './json-value.ts';
@@ -23,17 +25,45 @@ import type { JsonValue } from './json-value.ts';
 export function createMemoryInbox(options: InboxOptions & { readonly store: ConversationStore }): Inbox {
   const now = options.now ?? Date.now;
   const windowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
-  const entries = new Map<number, InboxEntry>(); // insertion order = seq order
+  // Per conversation with queued entries, its entries by seq (insertion order = seq order).
+  const queues = new Map<string, Map<number, InboxEntry>>();
   const queued = new Set<string>();
   const done = new Map<string, number>(); // dedupe key -> expiry
   const leases = new Map<string, { owner: string; expiresAt: number }>();
   const dead = new Map<string, DeadLetterRecord>();
   let seq = 0;
   let deadSeq = 0;
+  let purgedAt = 0;
 
   const isDone = (key: string): boolean => (done.get(key) ?? 0) > now();
+  // Marks in expiry order (re-marking moves a key to the end), so a purge reads only the expired ones.
+  const markDone = (key: string): void => {
+    const at = now();
+    done.delete(key);
+    done.set(key, at + windowMs);
+    if (at - purgedAt < 1_000) return;
+    purgedAt = at;
+    for (const [doneKey, expiresAt] of done) {
+      if (expiresAt > at) break;
+      done.delete(doneKey);
+    }
+  };
+  const enqueue = (item: InboxItem): void => {
+    seq += 1;
+    let queue = queues.get(item.conversationId);
+    if (queue === undefined) {
+      queue = new Map();
+      queues.set(item.conversationId, queue);
+    }
+    queue.set(seq, { conversationId: item.conversationId, dedupeKey: item.dedupeKey, wire: item.wire, seq, attempts: 0 });
+    queued.add(item.dedupeKey);
+  };
+  const find = (entry: InboxEntry): InboxEntry | undefined => queues.get(entry.conversationId)?.get(entry.seq);
+  const first = (conversationId: string): InboxEntry | undefined => queues.get(conversationId)?.values().next().value;
   const remove = (entry: InboxEntry): void => {
-    entries.delete(entry.seq);
+    const queue = queues.get(entry.conversationId);
+    queue?.delete(entry.seq);
+    if (queue?.size === 0) queues.delete(entry.conversationId);
     queued.delete(entry.dedupeKey);
   };
   const holds = (conversationId: string, owner: string): boolean => {
@@ -46,14 +76,12 @@ export function createMemoryInbox(options: InboxOptions & { readonly store: Conv
       const conversations = new Set<string>();
       for (const item of items) {
         if (isDone(item.dedupeKey) || queued.has(item.dedupeKey)) continue;
-        seq += 1;
-        entries.set(seq, { ...item, seq, attempts: 0 });
-        queued.add(item.dedupeKey);
+        enqueue(item);
         conversations.add(item.conversationId);
       }
       return [...conversations];
     },
-    conversations: async () => [...new Set([...entries.values()].map((entry) => entry.conversationId))],
+    conversations: async () => [...queues.keys()],
     lease: async (conversationId, owner, leaseMs) => {
       const lease = leases.get(conversationId);
       if (lease !== undefined && lease.owner !== owner && lease.expiresAt > now()) return false;
@@ -63,27 +91,33 @@ export function createMemoryInbox(options: InboxOptions & { readonly store: Conv
     release: async (conversationId, owner) => {
       if (leases.get(conversationId)?.owner === owner) leases.delete(conversationId);
     },
-    next: async (conversationId) => [...entries.values()].find((entry) => entry.conversationId === conversationId),
+    next: async (conversationId) => first(conversationId),
     complete: async (entry, owner, changes) => {
-      if (!holds(entry.conversationId, owner) || !entries.has(entry.seq)) return false;
-      for (const change of changes) {
-        if (change.text === undefined) await options.store.delete(change.key);
-        else await options.store.set(change.key, JSON.parse(change.text) as JsonValue);
-      }
+      if (!holds(entry.conversationId, owner) || find(entry) === undefined) return NOT_COMPLETED;
+      // All before the first await, so the calls made after this one see it done (the memory store writes
+      // at call time).
+      const writes = changes.map((change) =>
+        change.text === undefined
+          ? options.store.delete(change.key)
+          : options.store.set(change.key, JSON.parse(change.text) as JsonValue),
+      );
       remove(entry);
-      done.set(entry.dedupeKey, now() + windowMs);
-      return true;
+      markDone(entry.dedupeKey);
+      const next = first(entry.conversationId);
+      if (next === undefined) leases.delete(entry.conversationId);
+      await Promise.all(writes);
+      return { completed: true, next };
     },
     fail: async (entry, error, maxAttempts) => {
-      const current = entries.get(entry.seq);
+      const current = find(entry);
       if (current === undefined) return 'dead-lettered';
       const attempts = current.attempts + 1;
       if (attempts < maxAttempts) {
-        entries.set(entry.seq, { ...current, attempts });
+        queues.get(entry.conversationId)?.set(entry.seq, { ...current, attempts });
         return 'retry';
       }
       remove(current);
-      done.set(current.dedupeKey, now() + windowMs);
+      markDone(current.dedupeKey);
       deadSeq += 1;
       const id = String(deadSeq);
       dead.set(id, { id, ...current, attempts, code: error.code, error: error.message, failedAt: now() });
@@ -104,9 +138,10 @@ export function createMemoryInbox(options: InboxOptions & { readonly store: Conv
       }
       dead.delete(id);
       done.delete(letter.dedupeKey);
-      seq += 1;
-      entries.set(seq, { conversationId: letter.conversationId, dedupeKey: letter.dedupeKey, wire: letter.wire, seq, attempts: 0 });
-      queued.add(letter.dedupeKey);
+      // A dedupe key queued again meanwhile (appended after its window) keeps that entry: the letter just goes.
+      if (!queued.has(letter.dedupeKey)) {
+        enqueue({ conversationId: letter.conversationId, dedupeKey: letter.dedupeKey, wire: letter.wire });
+      }
       return true;
     },
     drop: async (id) => dead.delete(id),

@@ -95,9 +95,11 @@ describe('createRedisInbox', () => {
     const taken: string[] = [];
     for (const conversation of await one.conversations()) {
       expect(await one.lease(conversation, 'one', 10_000)).toBe(true);
-      for (let entry = await one.next(conversation); entry !== undefined; entry = await one.next(conversation)) {
+      for (let entry = await one.next(conversation); entry !== undefined; ) {
         taken.push(entry.dedupeKey);
-        expect(await one.complete(entry, 'one', [])).toBe(true);
+        const completion = await one.complete(entry, 'one', []);
+        if (!completion.completed) throw new Error(`${entry.dedupeKey} not completed`);
+        entry = completion.next;
       }
     }
     expect(taken.sort()).toEqual(all.map((i) => i.dedupeKey).sort());
@@ -131,12 +133,12 @@ describe('createRedisInbox', () => {
       { key: 'state:x:a', text: JSON.stringify({ n: 1 }) },
       { key: 'user-state:x:a:1', text: '1' },
     ];
-    expect(await one.complete(entry, 'one', changes)).toBe(false);
+    expect(await one.complete(entry, 'one', changes)).toEqual({ completed: false });
     expect(await store.get('state:x:a')).toEqual({ n: 0 });
     expect(await keysUnder(keyPrefix)).not.toContain('user-state:x:a:1');
     expect(await keysUnder(keyPrefix)).not.toContain(`inbox:done:${entry.dedupeKey}`);
     expect(await two.next('a')).toEqual(entry);
-    expect(await two.complete(entry, 'two', changes)).toBe(true);
+    expect(await two.complete(entry, 'two', changes)).toEqual({ completed: true, next: undefined });
     expect(await store.get('state:x:a')).toEqual({ n: 1 });
   });
 
@@ -153,7 +155,7 @@ describe('createRedisInbox', () => {
       { key: 'k', text: '{"n":1}' },
       { key: 'gone', text: undefined },
     ];
-    expect(await inbox.complete(entry, 'one', changes)).toBe(true);
+    expect(await inbox.complete(entry, 'one', changes)).toEqual({ completed: true, next: undefined });
 
     const hash = await rawClient().hGetAll(`${keyPrefix}k`);
     expect(hash.value).toBe('{"n":1}');
@@ -166,8 +168,9 @@ describe('createRedisInbox', () => {
     expect(donePttl).toBeLessThanOrEqual(30_000);
     expect(await store.update<{ n: number }>('k', (v) => ({ n: (v?.n ?? 0) + 1 }))).toEqual({ n: 2 });
     expect(await store.get('gone')).toBeUndefined();
-    // The entry, its conversation index, queued marker and the conversation set are gone.
-    expect(await keysUnder(keyPrefix)).toEqual(['inbox:done:message:a-1', 'inbox:lease:a', 'inbox:seq', 'k']);
+    // The entry, its conversation index, queued marker, the conversation set and (the last entry done) the
+    // lease are gone.
+    expect(await keysUnder(keyPrefix)).toEqual(['inbox:done:message:a-1', 'inbox:seq', 'k']);
   });
 
   it('fails a complete whose state key holds no hash with CHORUS_ERR_STATE_UNAVAILABLE, writing nothing', async () => {
@@ -213,7 +216,7 @@ describe('createRedisInbox', () => {
     await inbox.lease('a', 'one', 10_000);
     const again = await inbox.next('a');
     if (again === undefined) throw new Error('no entry');
-    expect(await inbox.complete(again, 'one', [])).toBe(true);
+    expect(await inbox.complete(again, 'one', [])).toEqual({ completed: true, next: undefined });
     expect(await inbox.next('a')).toBeUndefined(); // queued once, not twice
   });
 

@@ -12,7 +12,9 @@
  * State written by `complete` is what the store writes: hash `<keyPrefix><key>` {value, version}, PEXPIREd.
  *
  * Every method is one Lua script (one EVALSHA), or one command when one suffices, so instances never
- * interleave inside a method, and all time is the server's (PX expiry, TIME): no client clock. A script
+ * interleave inside a method, and all time is the server's (PX expiry, TIME): no client clock. Calls run
+ * in call order (one connection); a `next` called after an `append` reads what it appended (the scripts
+ * are loaded at connection: only after a Redis restart may a first EVAL be sent again behind later calls). A script
  * checks everything before its first write, as Redis does not roll a failed script back.
  *
  * Not Redis Cluster safe: scripts build key names from the prefix at run time instead of declaring them in
@@ -24,7 +26,15 @@ import type { Logger } from 'pino';
 import { createClient, defineScript, type CommandParser } from 'redis';
 import { ChorusError } from '../errors.ts';
 import { toTtlMs } from './conversation-store.ts';
-import { DEFAULT_DEDUPE_WINDOW_MS, type DeadLetterRecord, type Inbox, type InboxEntry, type InboxOptions } from './inbox.ts';
+import {
+  DEFAULT_DEDUPE_WINDOW_MS,
+  NOT_COMPLETED,
+  type DeadLetterRecord,
+  type Inbox,
+  type InboxCompletion,
+  type InboxEntry,
+  type InboxOptions,
+} from './inbox.ts';
 import { newVersion } from './optimistic-update.ts';
 import { toSafeAddress } from './redis-store.ts';
 import { createStoreLifecycle, toStateError } from './store-lifecycle.ts';
@@ -57,6 +67,13 @@ local function finish(seq, conv, dedupe, windowMs)
   redis.call('ZREM', c, seq)
   if redis.call('ZCARD', c) == 0 then redis.call('SREM', p .. 'inbox:convs', conv) end
   redis.call('SET', p .. 'inbox:done:' .. dedupe, '1', 'PX', windowMs)
+end
+local function peek(conv)
+  local seq = redis.call('ZRANGE', p .. 'inbox:c:' .. conv, 0, 0)[1]
+  if not seq then return nil end
+  local f = redis.call('HMGET', p .. 'inbox:e:' .. seq, 'conversation', 'dedupe', 'wire', 'attempts')
+  if not f[1] then return nil end
+  return {seq, f[1], f[2], f[3], f[4]}
 end
 local function addDead(record)
   local t = redis.call('TIME')
@@ -97,15 +114,12 @@ return 0
 
 // ARGV: conversation. Returns {seq, conversation, dedupe, wire, attempts} or nil.
 const NEXT = `
-local seq = redis.call('ZRANGE', p .. 'inbox:c:' .. ARGV[2], 0, 0)[1]
-if not seq then return nil end
-local f = redis.call('HMGET', p .. 'inbox:e:' .. seq, 'conversation', 'dedupe', 'wire', 'attempts')
-if not f[1] then return nil end
-return {seq, f[1], f[2], f[3], f[4]}
+return peek(ARGV[2])
 `;
 
 // ARGV: seq, dedupe key, owner, window ms, state ttl ms, then key, version ('' = delete), text of each change.
-// Returns 1 when completed, 0 (nothing written) without the lease or the entry.
+// Returns 0 (nothing written) without the lease or the entry; else {1, seq, conversation, dedupe, wire,
+// attempts} of the conversation's next entry, or {1} having given the lease up when none is left.
 const COMPLETE = `
 local f = redis.call('HMGET', p .. 'inbox:e:' .. ARGV[2], 'conversation', 'dedupe')
 if not f[1] or f[2] ~= ARGV[3] then return 0 end
@@ -126,7 +140,12 @@ for i = 7, #ARGV, 3 do
   end
 end
 finish(ARGV[2], f[1], f[2], ARGV[5])
-return 1
+local e = peek(f[1])
+if not e then
+  redis.call('DEL', p .. 'inbox:lease:' .. f[1])
+  return {1}
+end
+return {1, e[1], e[2], e[3], e[4], e[5]}
 `;
 
 // ARGV: seq, max attempts, code, message, window ms. Returns 'retry' or 'dead-lettered'.
@@ -174,16 +193,19 @@ const toScript = <R>(lua: string, transformReply: (reply: unknown) => R) =>
   });
 
 const toNumber = (reply: unknown): number => Number(reply);
+const toEntry = (fields: readonly unknown[]): InboxEntry => {
+  const [seq, conversationId, dedupeKey, wire, attempts] = fields.map(String) as [string, string, string, string, string];
+  return { seq: Number(seq), conversationId, dedupeKey, wire, attempts: Number(attempts) };
+};
 const scripts = {
   inboxAppend: toScript(APPEND, (reply) => (reply as string[]).map(String)),
   inboxLease: toScript(LEASE, toNumber),
   inboxRelease: toScript(RELEASE, toNumber),
-  inboxNext: toScript(NEXT, (reply): InboxEntry | undefined => {
-    if (reply === null) return undefined;
-    const [seq, conversationId, dedupeKey, wire, attempts] = reply as [string, string, string, string, string];
-    return { seq: Number(seq), conversationId, dedupeKey, wire, attempts: Number(attempts) };
+  inboxNext: toScript(NEXT, (reply): InboxEntry | undefined => (reply === null ? undefined : toEntry(reply as unknown[]))),
+  inboxComplete: toScript(COMPLETE, (reply): InboxCompletion => {
+    if (!Array.isArray(reply)) return NOT_COMPLETED;
+    return { completed: true, next: reply.length > 1 ? toEntry(reply.slice(1)) : undefined };
   }),
-  inboxComplete: toScript(COMPLETE, toNumber),
   inboxFail: toScript(FAIL, (reply) => String(reply) as 'retry' | 'dead-lettered'),
   inboxDeadLetter: toScript(DEAD_LETTER, toNumber),
   inboxRetry: toScript(RETRY, toNumber),
@@ -233,6 +255,9 @@ export async function createRedisInbox(options: RedisInboxOptions): Promise<Inbo
   client.on('error', (err: unknown) => options.log?.warn({ err, inbox: name }, 'redis connection error'));
   try {
     await client.connect();
+    // Loaded now, so calls run as EVALSHA from the first one: a script the server lacks (NOSCRIPT) is sent
+    // again as EVAL, after the commands sent meanwhile, which would break the order of calls made together.
+    await Promise.all(Object.values(scripts).map((script) => client.scriptLoad(script.SCRIPT)));
     ready = true;
   } catch (err) {
     client.destroy();
@@ -272,7 +297,7 @@ export async function createRedisInbox(options: RedisInboxOptions): Promise<Inbo
           change.text === undefined ? [change.key, '', ''] : [change.key, String(newVersion()), change.text],
         );
         const head = [prefix, String(entry.seq), entry.dedupeKey, owner, windowArg, ttlArg];
-        return (await client.inboxComplete([...head, ...args])) === 1;
+        return client.inboxComplete([...head, ...args]);
       }),
     fail: (entry, error, maxAttempts) =>
       call('fail', () =>

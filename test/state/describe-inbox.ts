@@ -68,15 +68,24 @@ export function describeInbox(
         { key: 'state:x:a', text: undefined },
         { key: 'user-state:x:a:1', text: JSON.stringify({ n: 1 }) },
       ];
-      expect(await inbox.complete(entry, 'one', changes)).toBe(false); // no lease
+      expect(await inbox.complete(entry, 'one', changes)).toEqual({ completed: false }); // no lease
       expect(await store.get('user-state:x:a:1')).toBeUndefined();
       await inbox.lease('a', 'one', 10_000);
-      expect(await inbox.complete(entry, 'one', changes)).toBe(true);
+      // Completed, with the conversation's next entry read in the same step.
+      const completion = await inbox.complete(entry, 'one', changes);
+      expect(completion).toEqual({ completed: true, next: await inbox.next('a') });
+      expect(completion.completed && completion.next).toMatchObject({ ...item('a', 2), attempts: 0 });
       expect(await store.get('user-state:x:a:1')).toEqual({ n: 1 });
       expect(await store.get('state:x:a')).toBeUndefined();
-      expect(await inbox.complete(entry, 'one', [{ key: 'k', text: '1' }])).toBe(false); // already done
+      expect(await inbox.complete(entry, 'one', [{ key: 'k', text: '1' }])).toEqual({ completed: false }); // already done
       expect(await store.get('k')).toBeUndefined();
       expect((await inbox.next('a'))?.dedupeKey).toBe(item('a', 2).dedupeKey);
+      expect(await inbox.lease('a', 'two', 10_000)).toBe(false); // still held: an entry is left
+      const second = await inbox.next('a');
+      if (second === undefined) throw new Error('no second entry');
+      // The last one: the lease is given up with it.
+      expect(await inbox.complete(second, 'one', [])).toEqual({ completed: true, next: undefined });
+      expect(await inbox.lease('a', 'two', 10_000)).toBe(true);
       expect(await inbox.append([item('a', 1)])).toEqual([]); // done: a redelivery is dropped
       await inbox.close();
     });
@@ -87,7 +96,7 @@ export function describeInbox(
       await inbox.append([item('a', 1)]);
       const entry = await inbox.next('a');
       await inbox.lease('a', 'one', 10_000);
-      if (entry === undefined || !(await inbox.complete(entry, 'one', []))) throw new Error('not completed');
+      if (entry === undefined || !(await inbox.complete(entry, 'one', [])).completed) throw new Error('not completed');
       expect(await inbox.append([item('a', 1)])).toEqual([]);
       if (backend.advance) backend.advance(201);
       else await sleep(350);
@@ -122,12 +131,52 @@ export function describeInbox(
       expect(await inbox.retry(failed?.id ?? '')).toBe(false);
       await inbox.lease('a', 'one', 10_000);
       const second = await inbox.next('a');
-      if (second === undefined || !(await inbox.complete(second, 'one', []))) throw new Error('not completed');
+      if (second === undefined || !(await inbox.complete(second, 'one', [])).completed) throw new Error('not completed');
       expect(await inbox.next('a')).toMatchObject({ ...item('a', 1), attempts: 0 }); // back, at the end
       expect(await inbox.drop(malformed?.id ?? '')).toBe(true);
       expect(await inbox.drop(malformed?.id ?? '')).toBe(false);
       expect(await inbox.deadLetters()).toEqual([]);
       await inbox.close();
+    });
+
+    it('keeps each call atomic and in call order when many are made at once, one of them failing', async () => {
+      const { inbox, store } = await fresh();
+      await inbox.deadLetter('{"broken":', { code: 'CHORUS_ERR_EVENT_INVALID', message: 'not JSON' });
+      const [malformed] = await inbox.deadLetters();
+      await inbox.append([item('a', 1)]);
+      const entry = await inbox.next('a');
+      if (entry === undefined) throw new Error('no entry');
+      // All called in one turn, none awaited before the next: a read sees the writes called before it.
+      const calls = [
+        inbox.lease('a', 'one', 10_000),
+        inbox.append([item('a', 2), item('b', 1)]),
+        inbox.retry(malformed?.id ?? ''),
+        inbox.complete(entry, 'one', [{ key: 'user-state:x:a:1', text: '7' }]),
+        inbox.next('a'),
+        inbox.conversations(),
+      ] as const;
+      const [leased, appended, retried, completion, next, conversations] = await Promise.allSettled(calls);
+      expect(leased).toEqual({ status: 'fulfilled', value: true });
+      expect(appended.status === 'fulfilled' && [...appended.value].sort()).toEqual(['a', 'b']);
+      expect(retried.status === 'rejected' && isChorusError(retried.reason, 'CHORUS_ERR_STATE_VALUE')).toBe(true);
+      expect(completion.status === 'fulfilled' && completion.value).toMatchObject({ completed: true, next: { ...item('a', 2) } });
+      expect(next.status === 'fulfilled' && next.value?.dedupeKey).toBe(item('a', 2).dedupeKey);
+      expect(conversations.status === 'fulfilled' && [...conversations.value].sort()).toEqual(['a', 'b']);
+      expect(await store.get('user-state:x:a:1')).toBe(7);
+      expect((await inbox.deadLetters()).map((letter) => letter.id)).toEqual([malformed?.id]);
+      await inbox.close();
+    });
+
+    it('commits the calls made before close', async () => {
+      const backend = await fresh();
+      const appended = backend.inbox.append([item('a', 1)]);
+      const closed = backend.inbox.close();
+      expect(await appended).toEqual(['a']);
+      await closed;
+      if (backend.secondInstance === undefined) return; // a memory inbox keeps nothing to look at after close
+      const other = await backend.secondInstance();
+      expect((await other.next('a'))?.dedupeKey).toBe(item('a', 1).dedupeKey);
+      await other.close();
     });
 
     // Registered only for adapters whose instances share storage (a memory inbox shares nothing).
