@@ -19,7 +19,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient } from 'redis';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPrng } from '../src/pod/faults.ts';
@@ -43,7 +42,7 @@ import {
   writeCountListener,
   type CountPod,
 } from './support/count-crash-kit.ts';
-import { getRedisUrl, type TestRedis } from './state/redis-url.ts';
+import { deleteKeysUnder, getRedisUrl, type TestRedis } from './state/redis-url.ts';
 
 const MESSAGES = 5_000;
 /** Messages posted per chunk; the test pauses between chunks (see `postAll`). */
@@ -206,15 +205,7 @@ describe('crashes with two daemons sharing Redis', () => {
   }, 130_000);
 
   afterAll(async () => {
-    if (redis !== undefined) {
-      const raw = createClient({ url: redis.url });
-      raw.on('error', () => undefined);
-      await raw.connect();
-      const keys: string[] = [];
-      for await (const batch of raw.scanIterator({ MATCH: `${runPrefix}*`, COUNT: 1000 })) keys.push(...batch);
-      if (keys.length > 0) await raw.del(keys);
-      await raw.close();
-    }
+    if (redis !== undefined) await deleteKeysUnder(redis.url, runPrefix);
     await redis?.stop();
   });
 

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeInbox } from '../../test/state/describe-inbox.ts';
-import { getRedisUrl, type TestRedis } from '../../test/state/redis-url.ts';
+import { deleteKeysUnder, getRedisUrl, type TestRedis } from '../../test/state/redis-url.ts';
 import { isChorusError } from '../errors.ts';
 import type { Inbox, InboxItem } from './inbox.ts';
 import { createRedisInbox, type RedisInboxOptions } from './redis-inbox.ts';
@@ -56,12 +56,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(opened.map((closable) => closable.close()));
-  if (raw !== undefined) {
-    const keys: string[] = [];
-    for await (const batch of raw.scanIterator({ MATCH: `${RUN_PREFIX}*`, COUNT: 1000 })) keys.push(...batch);
-    if (keys.length > 0) await raw.del(keys);
-    await raw.close();
-  }
+  await raw?.close();
+  if (redis !== undefined) await deleteKeysUnder(redis.url, RUN_PREFIX);
   await redis?.stop();
 });
 

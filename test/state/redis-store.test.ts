@@ -9,7 +9,7 @@ import { isChorusError } from '../../src/errors.ts';
 import type { ConversationStore } from '../../src/state/conversation-store.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
 import { describeConversationStore } from './describe-conversation-store.ts';
-import { getRedisUrl, type TestRedis } from './redis-url.ts';
+import { deleteKeysUnder, getRedisUrl, type TestRedis } from './redis-url.ts';
 
 const RUN_PREFIX = `chorus-test:${randomUUID()}:`;
 let redis: TestRedis | undefined;
@@ -35,12 +35,8 @@ beforeAll(async () => {
 }, 130_000);
 
 afterAll(async () => {
-  if (raw !== undefined) {
-    const keys: string[] = [];
-    for await (const batch of raw.scanIterator({ MATCH: `${RUN_PREFIX}*`, COUNT: 1000 })) keys.push(...batch);
-    if (keys.length > 0) await raw.del(keys);
-    await raw.close();
-  }
+  await raw?.close();
+  if (redis !== undefined) await deleteKeysUnder(redis.url, RUN_PREFIX);
   await redis?.stop();
 });
 

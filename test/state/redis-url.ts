@@ -90,3 +90,17 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/** Deletes every key under `prefix` on the Redis at `url` (test clean-up), with a connection of its own. */
+export async function deleteKeysUnder(url: string, prefix: string): Promise<void> {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const keys: string[] = [];
+    for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
+    if (keys.length > 0) await client.del(keys);
+  } finally {
+    await client.close();
+  }
+}
