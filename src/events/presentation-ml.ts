@@ -5,9 +5,12 @@
  *
  * This runs once per message on the hot path: one streaming htmlparser2 `Parser` is reused for every call
  * (parsing is synchronous, so calls cannot interleave), no DOM is built and markup is never matched by regex.
+ * The agent's canonical markup, nearly every message, is recognized without tokenizing HTML
+ * (canonical-presentation-ml.ts) and gives the handlers below the same calls as htmlparser2 would.
  */
 import { Parser } from 'htmlparser2';
 import { ChorusError } from '../errors.ts';
+import { scanCanonicalPresentationML, type MarkupHandler } from './canonical-presentation-ml.ts';
 import type { Token } from './event.ts';
 import { collapseWhitespace, isWhitespace } from './whitespace.ts';
 
@@ -59,10 +62,8 @@ let entity: EntityMatch | null = null;
 let entityDepth = 0;
 let entityText = '';
 
-const parser = new Parser(
-  { onopentag, onclosetag, ontext },
-  { decodeEntities: true, recognizeSelfClosing: true, lowerCaseAttributeNames: true },
-);
+const handler: MarkupHandler = { onopentag, onclosetag, ontext };
+const parser = new Parser(handler, { decodeEntities: true, recognizeSelfClosing: true, lowerCaseAttributeNames: true });
 
 /**
  * Parses EntityJSON, the `data` field of a `V4Message`: a JSON *string* holding an object keyed by the
@@ -115,20 +116,28 @@ export function parsePresentationML(
 ): PresentationMLContent {
   entities = entityJSON;
   try {
-    parser.parseComplete(presentationML);
+    if (!scanCanonicalPresentationML(presentationML, handler)) {
+      resetDocument(); // what the scanner saw of a prefix
+      parser.parseComplete(presentationML);
+    }
     if (entity !== null) endEntity();
     breakLine(false);
     return { text: joinLines(lines), tokens };
   } finally {
     entities = EMPTY_ENTITIES;
-    tokens = [];
-    lines = [];
-    line = '';
-    words = '';
-    entity = null;
-    entityDepth = 0;
-    entityText = '';
+    resetDocument();
   }
+}
+
+/** Clears the per-document state (all but `entities`). */
+function resetDocument(): void {
+  tokens = [];
+  lines = [];
+  line = '';
+  words = '';
+  entity = null;
+  entityDepth = 0;
+  entityText = '';
 }
 
 function onopentag(name: string, attribs: Record<string, string>): void {

@@ -8,7 +8,7 @@
  * run concurrently (`concatMapByKey`). A batch is settled once each of its events has an outcome.
  */
 import type { Logger } from 'pino';
-import { from, map, mergeMap, Observable } from 'rxjs';
+import { mergeMap, Observable } from 'rxjs';
 import type { DatafeedBatch, DatafeedSource } from '../datafeed/datafeed-source.ts';
 import { ChorusError, isChorusError } from '../errors.ts';
 import type { ChorusEvent } from '../events/event.ts';
@@ -241,27 +241,34 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
   };
 
   /**
-   * Handles an item when subscribed, settles its share of the batch, emits its outcome and completes. For
-   * speed, an item whose listeners all finished synchronously is done within the subscribe call (no promise
-   * and no microtask), so a run of such events goes through the pipeline in one synchronous loop.
+   * Handles an item in its conversation's turn, settles its share of the batch, and gives its outcome. For
+   * speed, an item whose listeners all finished synchronously is done within the call and its outcome comes
+   * back as a one-element array (an inner that `concatMapByKey` runs without a subscription), so a run of
+   * such events goes through the pipeline in one synchronous loop; otherwise an Observable of the outcome.
    */
-  const handle = (item: Item): Observable<EventOutcome> =>
-    new Observable<EventOutcome>((subscriber) => {
-      const emit = (outcome: EventOutcome): void => {
-        if (subscriber.closed) return; // abandoned by an unsubscribe: not settled
-        try {
-          settleOne(item.tracker, outcome);
-        } catch (err) {
-          subscriber.error(err);
-          return;
-        }
-        subscriber.next(outcome);
-        subscriber.complete();
-      };
-      const outcome = handleNow(item);
-      if (outcome instanceof Promise) outcome.then(emit, (err: unknown) => subscriber.error(err));
-      else emit(outcome);
+  const handle = (item: Item): EventOutcome[] | Observable<EventOutcome> => {
+    const outcome = handleNow(item);
+    if (!(outcome instanceof Promise)) {
+      settleOne(item.tracker, outcome);
+      return [outcome];
+    }
+    return new Observable<EventOutcome>((subscriber) => {
+      outcome.then(
+        (done) => {
+          if (subscriber.closed) return; // abandoned by an unsubscribe: not settled
+          try {
+            settleOne(item.tracker, done);
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
+          subscriber.next(done);
+          subscriber.complete();
+        },
+        (err: unknown) => subscriber.error(err),
+      );
     });
+  };
 
   return {
     commands: router.entries,
@@ -272,7 +279,7 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
         mergeMap((batch) => {
           const tracker: BatchTracker = { pending: batch.events.length, requeue: false, batch };
           if (tracker.pending === 0) batch.settle('ack');
-          return from(batch.events).pipe(map((wire) => toItem(wire, tracker)));
+          return batch.events.map((wire) => toItem(wire, tracker));
         }),
         concatMapByKey(
           (item) => item.key,

@@ -258,11 +258,32 @@ describe('concatMapByKey', () => {
     });
   });
 
+  it('keeps a key in order when its next value arrives from inside an array inner', () => {
+    const source = new Subject<string>();
+    const results: string[] = [];
+    source
+      .pipe(
+        concatMapByKey(keyOf, (value) => {
+          // x1's projection pushes x2 (same key) and y1 before x1's own result is out.
+          if (value === 'x1') {
+            source.next('x2');
+            source.next('y1');
+          }
+          return [value];
+        }),
+      )
+      .subscribe((value) => results.push(value));
+    source.next('x1');
+    expect(results).toEqual(['x1', 'x2', 'y1']);
+  });
+
   it('property: per key, outputs follow input order; nothing is lost; caps hold', () => {
     const item = fc.record({
       key: fc.constantFrom('a', 'b', 'c', 'd'),
       gapMs: fc.nat({ max: 3 }),
       durationMs: fc.nat({ max: 6 }),
+      // An array inner: emits and completes within the projection (the operator's synchronous path).
+      asArray: fc.boolean(),
     });
     fc.assert(
       fc.property(
@@ -279,8 +300,13 @@ describe('concatMapByKey', () => {
 
           createScheduler().run(() => {
             const source$ = from(inputs).pipe(concatMap((value) => timer(value.gapMs).pipe(map(() => value))));
-            const project = (value: (typeof inputs)[number]) =>
-              defer(() => {
+            const project = (value: (typeof inputs)[number]): ObservableInput<typeof value> => {
+              if (value.asArray) {
+                maxRunning = Math.max(maxRunning, running + 1);
+                maxRunningPerKey = Math.max(maxRunningPerKey, (runningByKey.get(value.key) ?? 0) + 1);
+                return [value];
+              }
+              return defer(() => {
                 running += 1;
                 const perKey = (runningByKey.get(value.key) ?? 0) + 1;
                 runningByKey.set(value.key, perKey);
@@ -298,6 +324,7 @@ describe('concatMapByKey', () => {
                   }),
                 );
               });
+            };
             const options = concurrency === undefined ? {} : { concurrency };
             source$.pipe(concatMapByKey((value) => value.key, project, options)).subscribe({
               next: (value) => outputs.push(value),

@@ -37,6 +37,8 @@ type Ready = { readonly seq: number; readonly key: string };
  *   down everything else.
  * - Teardown: unsubscribing unsubscribes the source and every running inner; waiting values are discarded.
  * - Memory: a key's bookkeeping is deleted as soon as it has nothing running or waiting.
+ * - Speed: an array returned by `project` is emitted and completed within the call, as `from(array)` would,
+ *   but without a subscription; a value whose key is idle while nothing waits starts without being queued.
  *
  * @param keyOf - the ordering key of a value (a conversation id, for example).
  * @param project - the work for one value; a value is projected when its turn comes, not on arrival.
@@ -69,6 +71,10 @@ export function concatMapByKey<T, R>(
       let sourceDone = false;
       let draining = false;
 
+      // The key whose inner is being projected and run synchronously, and may have no KeyState: a value of it
+      // arriving meanwhile (re-entrantly) must wait for it.
+      let syncKey: string | undefined;
+
       // Starts waiting values while slots are free. Re-entrant calls (an inner completing synchronously, or a
       // value arriving from inside an inner) return at once: the loop running further up picks their work up,
       // so a long run of synchronous inners does not grow the stack.
@@ -83,43 +89,72 @@ export function concatMapByKey<T, R>(
           if (state === undefined || waiting === undefined) continue; // unreachable: a ready key has a head
           state.head = waiting.next;
           if (state.head === undefined) state.tail = undefined;
-          start(next.key, state, waiting.value);
+          start(next.key, waiting.value);
         }
         draining = false;
         if (sourceDone && active === 0 && keys.size === 0 && !subscriber.closed) subscriber.complete();
       };
 
-      const start = (key: string, state: KeyState<T>, value: T): void => {
-        state.running = true;
+      // Projects `value` and runs its inner. The key has no inner running; its KeyState, if any, holds only
+      // values that arrived later. Called with `draining` set, so that re-entrant arrivals only queue.
+      const start = (key: string, value: T): void => {
+        const queued = keys.get(key);
+        if (queued !== undefined) queued.running = true;
         active += 1;
-        let inner$: Observable<R>;
+        const outerSyncKey = syncKey;
+        syncKey = key;
+        let inner: ObservableInput<R>;
         try {
-          inner$ = from(project(value));
+          inner = project(value);
         } catch (err) {
           subscriber.error(err);
           return;
+        } finally {
+          syncKey = outerSyncKey;
+        }
+        if (Array.isArray(inner)) {
+          // For speed: an array is an inner that emits its items and completes at once (as `from` would), so
+          // it runs here without an Observable or a subscription, and its key needs no bookkeeping.
+          for (const result of inner as R[]) {
+            if (subscriber.closed) return;
+            subscriber.next(result);
+          }
+          if (!subscriber.closed) finish(key);
+          return;
+        }
+        let state = keys.get(key);
+        if (state === undefined) {
+          state = { running: true, head: undefined, tail: undefined };
+          keys.set(key, state);
         }
         // Registered before subscribing: if the output is torn down while the inner is still in its subscribe
         // call, this wrapper is closed by then, and `add` unsubscribes the inner as soon as it returns.
         const innerSub = new Subscription();
         inners.add(innerSub);
         innerSub.add(
-          // takeWhile stops a synchronous inner (an array, a range) once the output is closed: the teardown
+          // takeWhile stops a synchronous inner (an iterable, a range) once the output is closed: the teardown
           // cannot unsubscribe it, as its subscription is returned only when it is done.
-          inner$.pipe(takeWhile(() => !subscriber.closed)).subscribe({
+          from(inner).pipe(takeWhile(() => !subscriber.closed)).subscribe({
             next: (result) => subscriber.next(result),
             error: (err: unknown) => subscriber.error(err),
             complete: () => {
               inners.delete(innerSub);
               if (subscriber.closed) return;
-              active -= 1;
-              state.running = false;
-              if (state.head === undefined) keys.delete(key);
-              else heapPush(ready, { seq: state.head.seq, key });
+              finish(key);
               drain();
             },
           }),
         );
+      };
+
+      // The inner of `key` completed: its next waiting value becomes ready, or the key is forgotten.
+      const finish = (key: string): void => {
+        active -= 1;
+        const state = keys.get(key);
+        if (state === undefined) return;
+        state.running = false;
+        if (state.head === undefined) keys.delete(key);
+        else heapPush(ready, { seq: state.head.seq, key });
       };
 
       const sourceSub = source.subscribe({
@@ -133,7 +168,16 @@ export function concatMapByKey<T, R>(
           }
           let state = keys.get(key);
           if (state === undefined) {
-            state = { running: false, head: undefined, tail: undefined };
+            if (!draining && active < concurrency && ready.length === 0 && !subscriber.closed) {
+              // For speed: an idle key and nothing waiting anywhere, so this value is next in any order; it
+              // starts at once, without being queued.
+              draining = true;
+              start(key, value);
+              draining = false;
+              drain();
+              return;
+            }
+            state = { running: key === syncKey, head: undefined, tail: undefined };
             keys.set(key, state);
           }
           const waiting: Waiting<T> = { value, seq: arrivals, next: undefined };
