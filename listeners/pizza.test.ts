@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Stream, User } from 'chorus';
-import { createEventFactory, createMemoryStore, replay, runReplay, type Reply } from 'chorus/testing';
+import { createEventFactory, createMemoryStore, dialogStateKey, replay, runReplay, type Reply } from 'chorus/testing';
 import pizza from './pizza.ts';
 import trading from './trading.ts';
 
@@ -225,6 +225,16 @@ describe('durable state', () => {
 
     const third = await replay([say(room, bob, 'ham'), say(room, bob, 'yes')], { ...options, store });
     expect(texts(third)).toEqual(['A S pizza with ham?', 'Ordered: S ham (order #2)']);
+  });
+
+  it('keeps the dialog under dialogStateKey while it waits, and removes it when it ends', async () => {
+    const store = createMemoryStore();
+    const key = dialogStateKey(im.streamId, alice.userId);
+    await replay([say(im, alice, '/order'), say(im, alice, 'M')], { ...options, store });
+    expect(await store.get(key)).toMatchObject({ pattern: '/order', answers: ['M'] });
+    expect(await store.get(dialogStateKey(im.streamId, bob.userId))).toBeUndefined();
+    await replay([say(im, alice, 'ham'), say(im, alice, 'yes')], { ...options, store });
+    expect(await store.get(key)).toBeUndefined();
   });
 
   it('does not answer twice when the answer is delivered again after a restart', async () => {

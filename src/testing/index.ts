@@ -8,4 +8,4 @@ export { replay, runReplay, type Reply, type ReplayFeed, type ReplayOptions, typ
 export type { EventOutcome, EventStatus } from '../routing/event-pipeline.ts';
 export type { DeadLetter } from '../routing/dead-letters.ts';
 export { createMemoryStore } from '../state/memory-store.ts';
-export { conversationStateKey } from '../routing/event-context.ts';
+export { conversationStateKey, dialogStateKey, userStateKey } from '../routing/event-context.ts';
