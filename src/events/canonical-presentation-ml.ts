@@ -36,6 +36,10 @@ const BR = '<br/>';
 
 const LT = 0x3c; // <
 const GT = 0x3e; // >
+const SLASH = 0x2f; // /
+const LOWER_S = 0x73; // s
+const LOWER_B = 0x62; // b
+const LOWER_P = 0x70; // p
 
 // The root's attributes as htmlparser2 reports them. The handler reads them only; never mutated.
 const ROOT_ATTRIBS: Record<string, string> = { 'data-format': 'PresentationML', 'data-version': '2.0' };
@@ -69,39 +73,46 @@ export function scanCanonicalPresentationML(presentationML: string, handler: Mar
   let inParagraph = false;
   let inSpan = false;
   while (at < end) {
-    const code = s.charCodeAt(at);
-    if (code !== LT) {
+    if (s.charCodeAt(at) !== LT) {
       const stop = s.indexOf('<', at); // at most `end`: the string ends with '</div>'
       handler.ontext(s.slice(at, stop));
       at = stop;
-    } else if (s.startsWith(SPAN_CLOSE, at)) {
-      if (!inSpan) return false;
-      handler.onclosetag('span');
-      inSpan = false;
-      at += SPAN_CLOSE.length;
-    } else if (s.startsWith(SPAN_OPEN, at)) {
-      if (inSpan) return false;
+      continue;
+    }
+    // Tags told apart by their second and third characters, then compared whole.
+    const second = s.charCodeAt(at + 1);
+    if (second === SLASH) {
+      if (s.startsWith(SPAN_CLOSE, at)) {
+        if (!inSpan) return false;
+        handler.onclosetag('span');
+        inSpan = false;
+        at += SPAN_CLOSE.length;
+      } else if (s.startsWith(P_CLOSE, at)) {
+        if (!inParagraph || inSpan) return false;
+        handler.onclosetag('p');
+        inParagraph = false;
+        at += P_CLOSE.length;
+      } else {
+        return false;
+      }
+    } else if (second === LOWER_S) {
+      if (inSpan || !s.startsWith(SPAN_OPEN, at)) return false;
       const idStart = at + SPAN_OPEN.length;
       const idEnd = s.indexOf('"', idStart);
       if (idEnd < 0 || idEnd >= end || s.charCodeAt(idEnd + 1) !== GT) return false;
       handler.onopentag('span', { class: 'entity', 'data-entity-id': s.slice(idStart, idEnd) });
       inSpan = true;
       at = idEnd + 2;
-    } else if (s.startsWith(BR, at)) {
-      if (inSpan) return false;
+    } else if (second === LOWER_B) {
+      if (inSpan || !s.startsWith(BR, at)) return false;
       handler.onopentag('br', NO_ATTRIBS);
       handler.onclosetag('br');
       at += BR.length;
-    } else if (s.startsWith(P_OPEN, at)) {
-      if (inParagraph || inSpan) return false;
+    } else if (second === LOWER_P) {
+      if (inParagraph || inSpan || !s.startsWith(P_OPEN, at)) return false;
       handler.onopentag('p', NO_ATTRIBS);
       inParagraph = true;
       at += P_OPEN.length;
-    } else if (s.startsWith(P_CLOSE, at)) {
-      if (!inParagraph || inSpan) return false;
-      handler.onclosetag('p');
-      inParagraph = false;
-      at += P_CLOSE.length;
     } else {
       return false;
     }

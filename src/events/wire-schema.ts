@@ -160,7 +160,8 @@ export const EVENT_TYPES = Object.keys(PAYLOADS) as EventType[];
 
 /** True when `type` is one of the 17 known event types. */
 export function isEventType(type: string): type is EventType {
-  return Object.hasOwn(PAYLOADS, type);
+  // MESSAGESENT first, for speed: nearly all traffic, and a string compare needs no property lookup by name.
+  return type === 'MESSAGESENT' || Object.hasOwn(PAYLOADS, type);
 }
 
 /** The `V4Event` envelope; `payload` is checked per type by {@link PAYLOADS}. */
