@@ -3,7 +3,6 @@
  * Logs are data: constant messages, variables in fields, errors under `err`.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
 
 /**
  * Fields never written to a log: session and key-manager tokens, authorization headers, private keys
@@ -26,21 +25,30 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 /**
- * Creates the root logger writing JSON lines to `destination` (default: stderr, so stdout stays free for
- * command output), or, with `pretty`, human-readable colored lines to stdout (pino-pretty; for a terminal).
- * `level` default: `info`.
+ * Creates the root logger writing JSON lines to `destination` (default: stderr, synchronously, so stdout stays
+ * free for command output). `level` default: `info`.
  */
-export function createLogger(
-  options: { level?: LevelWithSilent; destination?: DestinationStream; pretty?: boolean } = {},
-): Logger {
+export function createLogger(options: { level?: LevelWithSilent; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
       level: options.level ?? 'info',
       base: { name: 'chorus' },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     },
-    options.pretty === true
-      ? pretty({ destination: 1, sync: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' })
-      : (options.destination ?? pino.destination({ dest: 2, sync: true })),
+    options.destination ?? pino.destination({ dest: 2, sync: true }),
   );
+}
+
+/** JSON lines on stdout, written asynchronously (the daemon's output when stdout is not a terminal). */
+export function createStdoutDestination(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
+}
+
+/**
+ * Human-readable colored lines on stdout (pino-pretty), for a terminal. pino-pretty is imported here, on first
+ * use, so that a process writing JSON lines never loads it.
+ */
+export async function createPrettyDestination(): Promise<DestinationStream> {
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({ destination: 1, sync: true, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' });
 }

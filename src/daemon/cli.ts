@@ -1,21 +1,21 @@
 /**
  * The chorus command line: `node src/daemon/cli.ts <command> …` (`npm run chorus -- <command> …`).
  * Exit codes: 0 done; 1 a runtime error (printed as `chorus: <message>`); 2 a bad call (usage printed).
+ *
+ * Memory: this module imports only what parsing the command line needs; the configuration loader, the logger
+ * and the command run are imported once the command is known, so a command loads only its own modules (the
+ * daemon no Redis client unless configured, no pino-pretty off a terminal, no embedded pod unless configured).
+ * Run as the entry point it first enables Node's module compile cache, before those imports: a later start
+ * takes their type-stripped sources and V8's code from the cache, without stripping or compiling them again
+ * (this module and errors.ts load before it runs, so Node's TypeScript stripper is still loaded for them).
  */
+import { enableCompileCache } from 'node:module';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.ts';
-import { loadConfig } from '../config/load-config.ts';
 import { ChorusError, isChorusError } from '../errors.ts';
-import { createLogger } from '../logger.ts';
-import { deadLettersCommand } from './dead-letters-command.ts';
-import { messagesCommand, sayCommand } from './message-commands.ts';
-import { podCommand } from './pod-command.ts';
-import { recordCommand } from './record-command.ts';
-import { replayCommand } from './replay-command.ts';
-import { runCommand } from './run-command.ts';
 
 export const USAGE = `usage: chorus <command> [options]
 
@@ -140,8 +140,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (botUserId !== undefined && !/^\d+$/.test(botUserId)) throw usageError('--bot-user-id must be digits');
   const port = positiveInt(values.port, 'port');
   const limit = positiveInt(values.limit, 'limit');
+  const { loadConfig } = await import('../config/load-config.ts');
   const config = loadConfig(values.config ?? DEFAULT_CONFIG, process.env);
   const level = levelOf(values, config);
+  const { createLogger, createPrettyDestination, createStdoutDestination } = await import('../logger.ts');
   const stderrLog = (): Logger => createLogger({ level });
   const keysDir = config.embeddedPod?.keysDir ?? 'var/pod/keys';
 
@@ -149,6 +151,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     case 'replay': {
       const userId = botUserId ?? config.bot.userId;
       if (userId === undefined) throw usageError('replay needs the bot user id: --bot-user-id, or bot.userId in the config');
+      const { replayCommand } = await import('./replay-command.ts');
       await replayCommand({
         feed: resolve(args[0] ?? ''),
         listenersDir: values.listeners ?? config.listeners,
@@ -160,11 +163,15 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     case 'run': {
       // The daemon's logs are its output: pretty on a terminal, JSON lines otherwise.
-      const log = io.stdout.isTTY === true ? createLogger({ level, pretty: true }) : createLogger({ level, destination: pino.destination({ dest: 1, sync: false }) });
-      return runCommand(config, log);
+      const destination = io.stdout.isTTY === true ? await createPrettyDestination() : createStdoutDestination();
+      const { runCommand } = await import('./run-command.ts');
+      return runCommand(config, createLogger({ level, destination }));
     }
-    case 'pod':
-      return podCommand(config, port, createLogger({ level, pretty: io.stdout.isTTY === true }));
+    case 'pod': {
+      const log = io.stdout.isTTY === true ? createLogger({ level, destination: await createPrettyDestination() }) : stderrLog();
+      const { podCommand } = await import('./pod-command.ts');
+      return podCommand(config, port, log);
+    }
     case 'say':
     case 'messages': {
       const options = {
@@ -176,6 +183,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
         log: stderrLog(),
         stdout: io.stdout,
       };
+      const { messagesCommand, sayCommand } = await import('./message-commands.ts');
       if (command === 'say') await sayCommand({ ...options, message: args[0] ?? '' });
       else await messagesCommand({ ...options, ...(limit === undefined ? {} : { limit }) });
       return 0;
@@ -186,10 +194,12 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       if (action === 'list' ? id !== undefined || extra.length > 0 : id === undefined || extra.length > 0) {
         throw usageError(action === 'list' ? 'dead-letters list takes no argument' : `dead-letters ${action} takes one id`);
       }
+      const { deadLettersCommand } = await import('./dead-letters-command.ts');
       return deadLettersCommand({ config, action, id, stdout: io.stdout, log: stderrLog() });
     }
     default: {
       if (values.config === undefined) throw usageError('record needs --config <file> naming the pod to record from');
+      const { recordCommand } = await import('./record-command.ts');
       await recordCommand({ config, out: need(values.out, 'out', command), limit, log: stderrLog() });
       return 0;
     }
@@ -214,5 +224,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 if (import.meta.main) {
+  // In os.tmpdir()/node-compile-cache unless NODE_COMPILE_CACHE names a folder; NODE_DISABLE_COMPILE_CACHE=1
+  // turns it off. An entry is used only for the same file content and the same Node.
+  enableCompileCache();
   process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
 }

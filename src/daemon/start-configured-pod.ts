@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.ts';
 import { parseEntityJSON, parsePresentationML } from '../events/presentation-ml.ts';
-import { createEmbeddedPod, type EmbeddedPod } from '../pod/create-embedded-pod.ts';
+import type { EmbeddedPod } from '../pod/create-embedded-pod.ts';
 
 /** The running embedded pod and its demo. */
 export type RunningPod = Pick<EmbeddedPod, 'url' | 'privateKeyPem' | 'close'> & {
@@ -26,6 +26,8 @@ export type RunningPod = Pick<EmbeddedPod, 'url' | 'privateKeyPem' | 'close'> & 
 export async function startConfiguredPod(config: NonNullable<Config['embeddedPod']>, log: Logger): Promise<RunningPod> {
   const transcript = log.child({ component: 'transcript' });
   const names = new Map(config.streams.map((stream) => [stream.streamId, stream.roomName ?? stream.streamId]));
+  // Imported here: a daemon connected to a real pod never loads the embedded one.
+  const { createEmbeddedPod } = await import('../pod/create-embedded-pod.ts');
   const pod = await createEmbeddedPod({
     port: config.port,
     keysDir: config.keysDir,
