@@ -147,7 +147,7 @@ export async function createEmbeddedPod(options: EmbeddedPodOptions): Promise<Em
     setFaults: (next) => faults.set(next),
     stats: () => ({
       ...feeds.stats(),
-      messages: config.streams.reduce((sum, s) => sum + streams.messages(s.streamId).length, 0),
+      messages: streams.count(),
       tokens: sessions.size(),
       faults: faults.counts(),
     }),

@@ -3,7 +3,7 @@
  * when not acknowledged within the visibility timeout, and long-polling readers woken by new events
  * (SPEC readDatafeed; reference §1.2).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from './random-id.ts';
 
 /** An event in a queue: `seq` orders events pod-wide, `json` is the serialized V4Event. */
 export type QueuedEvent = { readonly seq: number; readonly json: string };
@@ -42,7 +42,7 @@ export type FeedQueue = {
 
 /** Generates an ackId: 24 random bytes as URL-safe base64 (32 characters). */
 export function createAckId(): string {
-  return randomBytes(24).toString('base64url');
+  return randomBase64url(24);
 }
 
 /** The shape of the ackIds this pod hands out; any other non-empty ackId is malformed (400, SPEC readDatafeed). */

@@ -89,7 +89,12 @@ export function createDatafeedRegistry(limits: PodConfig['datafeed'], now: () =>
   /** The live feeds of a user, stale ones expired on the way. */
   const liveFeeds = (userId: string): Map<string, Feed> => {
     const feeds = feedsOf(userId);
-    for (const feed of [...feeds.values()]) if (isStale(feed)) expireFeed(feeds, feed);
+    // Copied only when a feed must go (it is deleted from the map being iterated): publish calls this per member.
+    for (const feed of feeds.values()) {
+      if (!isStale(feed)) continue;
+      for (const stale of [...feeds.values()].filter(isStale)) expireFeed(feeds, stale);
+      break;
+    }
     return feeds;
   };
 
@@ -143,7 +148,7 @@ export function createDatafeedRegistry(limits: PodConfig['datafeed'], now: () =>
     publish(json, userIds) {
       seq += 1;
       let receivers = 0;
-      for (const userId of new Set(userIds)) {
+      for (const userId of userIds.length === 1 ? userIds : new Set(userIds)) {
         for (const feed of liveFeeds(userId).values()) {
           feed.queue.enqueue({ seq, json });
           receivers += 1;

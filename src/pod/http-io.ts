@@ -28,17 +28,33 @@ export function failureAnswer(failure: { readonly status: number; readonly messa
 /**
  * Reads the whole body of `req`, at most `maxBytes` bytes.
  *
- * @returns the body, or 400 when it is larger than `maxBytes` (the rest is not read).
+ * @returns the body, or 400 when it is larger than `maxBytes` (the rest is read and dropped).
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<PodResult<Buffer>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) return fail(400, `The request body is larger than ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return succeed(Buffer.concat(chunks));
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<PodResult<Buffer>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData).off('end', onEnd).off('close', onClose);
+        req.resume(); // the rest is read and dropped, so the connection can answer
+        resolve(fail(400, `The request body is larger than ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    // The error listener stays: a settled promise ignores it, and an 'error' with none would throw.
+    const onEnd = (): void => {
+      req.off('close', onClose);
+      resolve(succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    };
+    // A client gone before the end of its body: no 'end' comes (as the stream's async iterator, reject).
+    function onClose(): void {
+      reject(Object.assign(new Error('the client closed the request before its body ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    }
+    req.on('data', onData).once('end', onEnd).on('error', reject).once('close', onClose);
+  });
 }
 
 /**

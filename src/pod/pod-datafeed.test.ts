@@ -71,6 +71,13 @@ describe('datafeed list / create / delete (reference §1.1)', () => {
     expect(bad).toMatchObject({ status: 400, body: { message: expect.stringMatching(/^tag: /) as unknown } });
   });
 
+  it('answers 400 to a body over the 1 MiB limit of a JSON endpoint, and keeps serving the connection', async () => {
+    const { pod, tokens } = await start();
+    const big = await call(pod, tokens, 'POST', '/agent/v5/datafeeds', { tag: 'x'.repeat(2 * 1024 * 1024) });
+    expect(big).toMatchObject({ status: 400, body: { code: 400, message: expect.stringContaining('larger than') as unknown } });
+    expect(await call(pod, tokens, 'GET', '/agent/v5/datafeeds')).toMatchObject({ status: 200, body: [] });
+  });
+
   it('answers 401 without the key manager token or with unknown tokens', async () => {
     const { pod, tokens } = await start();
     const attempts: Partial<Tokens>[] = [

@@ -37,22 +37,43 @@ export async function startPodServer(
 ): Promise<PodServer> {
   const log: Logger = pod.log;
   const closing = new AbortController();
+  const compiled = routes.map((route) => ({ route, segments: route.path.split('/') }));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', `http://${host}`);
-    const matched = match(routes, req.method ?? 'GET', url.pathname);
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+    const matched = match(compiled, req.method ?? 'GET', pathname);
     if (matched === 'not-found') {
-      return writeAnswer(res, errorAnswer(404, `No route for ${req.method} ${url.pathname}`));
+      return writeAnswer(res, errorAnswer(404, `No route for ${req.method} ${pathname}`));
     }
     if (matched === 'bad-path') return writeAnswer(res, errorAnswer(400, 'The path is not valid URL encoding'));
     const { route, params } = matched;
     const body = await readBody(req, route.maxBodyBytes);
     if (!body.ok) return writeAnswer(res, failureAnswer(body));
 
-    const left = new AbortController();
-    res.on('close', () => left.abort());
-    const signal = AbortSignal.any([left.signal, closing.signal]);
-    const request: RouteRequest = { req, params, query: url.searchParams, body: body.value, signal, url };
+    // Made on first use (the long poll and the slow-response fault): most requests never need one.
+    let signal: AbortSignal | undefined;
+    const signalOf = (): AbortSignal => {
+      if (signal === undefined) {
+        const left = new AbortController();
+        res.once('close', () => {
+          if (!res.writableFinished) left.abort(); // the client left before the answer
+        });
+        signal = AbortSignal.any([left.signal, closing.signal]);
+      }
+      return signal;
+    };
+    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    const request: RouteRequest = {
+      req,
+      params,
+      query,
+      body: body.value,
+      get signal() {
+        return signalOf();
+      },
+    };
 
     const caller =
       route.auth === 'none'
@@ -84,7 +105,7 @@ export async function startPodServer(
           return;
         case 'slowResponse':
           try {
-            await delay(plan.slowResponseMs, undefined, { signal });
+            await delay(plan.slowResponseMs, undefined, { signal: signalOf() });
           } catch {
             return; // the client left or the pod closed
           }
@@ -133,13 +154,11 @@ function without(kinds: ReadonlySet<FaultKind>, kind: FaultKind): ReadonlySet<Fa
   return copy;
 }
 
-/** Finds the route of `method` + `path`; parameters are URL-decoded. */
-function match(routes: readonly Route[], method: string, path: string): Matched {
+/** Finds the route of `method` + `path` (routes with their paths split at `/`); parameters are URL-decoded. */
+function match(routes: readonly { readonly route: Route; readonly segments: readonly string[] }[], method: string, path: string): Matched {
   const segments = path.split('/');
-  for (const route of routes) {
-    if (route.method !== method) continue;
-    const pattern = route.path.split('/');
-    if (pattern.length !== segments.length) continue;
+  for (const { route, segments: pattern } of routes) {
+    if (route.method !== method || pattern.length !== segments.length) continue;
     const params: Record<string, string> = {};
     let matches = true;
     for (let i = 0; i < pattern.length && matches; i++) {

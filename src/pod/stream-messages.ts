@@ -2,11 +2,11 @@
  * The pod's streams and their messages: posting (MessageML rendered, membership checked, a MESSAGESENT event
  * for every member) and listing (SPEC `POST /v4/stream/{sid}/message/create`, `GET /v4/stream/{sid}/message`).
  */
-import { randomBytes } from 'node:crypto';
 import { toMessageMLDocument, toPresentationML } from './messageml-to-presentation.ts';
 import type { PodConfig } from './pod-config.ts';
 import { fail, succeed, type PodResult } from './pod-result.ts';
 import { toV4User, type UserDirectory, type WireV4User } from './pod-users.ts';
+import { randomBase64url } from './random-id.ts';
 
 /** A stream of the pod. */
 export type PodStream = PodConfig['streams'][number];
@@ -52,6 +52,8 @@ export type StreamMessages = {
   list(userId: string, streamId: string, query: MessageQuery): PodResult<WireV4Message[]>;
   /** All messages of a stream, oldest first (empty for an unknown stream). */
   messages(streamId: string): WireV4Message[];
+  /** The number of messages posted in all streams. */
+  count(): number;
 };
 
 /** The `userAgent` of messages posted to the embedded pod. */
@@ -70,6 +72,7 @@ export function createStreamMessages(
 ): StreamMessages {
   const byId = new Map(streams.map((s) => [s.streamId, s]));
   const log = new Map<string, WireV4Message[]>(streams.map((s) => [s.streamId, []]));
+  let count = 0;
 
   const access = (userId: string, streamId: string): PodResult<PodStream> => {
     const stream = byId.get(streamId);
@@ -94,13 +97,13 @@ export function createStreamMessages(
       if (!rendered.ok) return rendered;
       const timestamp = now();
       const attachments = (input.attachments ?? []).map(({ name, size }) => ({
-        id: `internal_${randomBytes(12).toString('base64url')}`,
+        id: `internal_${randomBase64url(12)}`,
         name,
         size,
         images: [] as [],
       }));
       const message: WireV4Message = {
-        messageId: randomBytes(25).toString('base64url'),
+        messageId: randomBase64url(25),
         timestamp,
         message: rendered.value.presentationML,
         data: rendered.value.data ?? '{}',
@@ -111,9 +114,10 @@ export function createStreamMessages(
         originalFormat: 'com.symphony.messageml.v2',
       };
       log.get(streamId)?.push(message);
+      count += 1;
       publish(
         {
-          id: randomBytes(9).toString('base64url'),
+          id: randomBase64url(9),
           timestamp,
           type: 'MESSAGESENT',
           initiator: { user: message.user },
@@ -133,5 +137,6 @@ export function createStreamMessages(
       return succeed(matching.slice(query.skip, query.skip + query.limit));
     },
     messages: (streamId) => [...(log.get(streamId) ?? [])],
+    count: () => count,
   };
 }
