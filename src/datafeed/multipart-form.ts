@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 export type MultipartBody = { readonly contentType: string; readonly body: string };
 
 // As the WHATWG algorithm (and undici): line breaks of values become CRLF; `"`, CR and LF of names are escaped.
-const toCrlf = (value: string): string => value.replace(/\r\n|\r|\n/g, '\r\n');
+const toCrlf = (value: string): string => (value.includes('\n') || value.includes('\r') ? value.replace(/\r\n|\r|\n/g, '\r\n') : value);
 const escapeName = (name: string): string => toCrlf(name).replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
 
 /**

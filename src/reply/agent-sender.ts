@@ -69,15 +69,17 @@ export function createAgentSender(options: AgentSenderOptions): ReplySender {
   const never = new AbortController().signal;
   // Per stream: the tail of its queue (the last send, then its pacing gap). Deleted when the queue drains.
   const queues = new Map<string, Promise<void>>();
+  const streamsUrl = joinUrl(options.agentUrl, '/agent/v4/stream/');
+  const timeoutMs = options.timeoutMs ?? 30_000;
 
   const deliver = async (message: OutboundMessage): Promise<void> => {
     const { streamId } = message;
     const fields = { streamId, eventId: message.inReplyTo.eventId };
-    const url = joinUrl(options.agentUrl, `/agent/v4/stream/${encodeURIComponent(streamId)}/message/create`);
+    const url = `${streamsUrl}${encodeURIComponent(streamId)}/message/create`;
     const form = message.data === undefined ? { message: message.message } : { message: message.message, data: message.data };
     try {
       await withRetry(
-        () => http.request({ method: 'POST', url, form, session, log, timeoutMs: options.timeoutMs ?? 30_000 }),
+        () => http.request({ method: 'POST', url, form, session, log, timeoutMs }),
         {
           retry: { ...options.retry, maxAttempts },
           sleep,
