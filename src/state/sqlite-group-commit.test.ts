@@ -13,11 +13,11 @@ afterEach(() => {
   for (const db of opened.splice(0)) if (db.isOpen) db.close();
 });
 
-function open(path = join(mkdtempSync(join(tmpdir(), 'chorus-group-commit-')), 'state.db'), busyTimeoutMs = 1_000) {
+function open(path = join(mkdtempSync(join(tmpdir(), 'chorus-group-commit-')), 'state.db'), busyTimeoutMs = 1_000, minIntervalMs?: number) {
   const db = openDatabase(path, busyTimeoutMs, SCHEMA);
   opened.push(db);
   let clock = 0;
-  const commits = createGroupCommit(db, { name: `sqlite ${path}`, now: () => (clock += 1) });
+  const commits = createGroupCommit(db, { name: `sqlite ${path}`, now: () => (clock += 1), ...(minIntervalMs === undefined ? {} : { minIntervalMs }) });
   const insert = (k: string, v: number) => () => db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, v);
   const rows = () => db.prepare('SELECT k, v FROM t ORDER BY k').all().map((row) => [row['k'], row['v']]);
   return { db, path, commits, insert, rows };
@@ -34,6 +34,25 @@ describe('createGroupCommit', () => {
     // One clock reading (one transaction) for a, b and c; another for d.
     expect(seen).toEqual([['a', 1, true], ['b', 1, true], ['c', 1, true], ['d', 2, true]]);
     expect(rows()).toEqual([['a', 1], ['b', 1], ['c', 1], ['d', 2]]);
+  });
+
+  it('after a busy commit, lets the writes of later turns share the next one; after a small one, it does not wait', async () => {
+    const { db, commits, insert, rows } = open(undefined, 1_000, 200); // busy: 4 writes or more
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const write = (k: string) => commits.write('insert', (at) => (insert(k, at)(), db.isTransaction));
+    await write('a'); // a commit of one write: not busy
+    const b = write('b');
+    await turn();
+    await turn();
+    const c = write('c'); // two turns later: b committed alone meanwhile, without waiting
+    expect(await Promise.all([b, c])).toEqual([true, true]);
+    await Promise.all(['d1', 'd2', 'd3', 'd4'].map(write)); // a busy commit
+    const e = write('e');
+    await turn();
+    await turn();
+    const f = write('f'); // two turns later, still within 200 ms of the busy commit: e and f share the next one
+    await Promise.all([e, f]);
+    expect(rows()).toEqual([['a', 1], ['b', 2], ['c', 3], ['d1', 4], ['d2', 4], ['d3', 4], ['d4', 4], ['e', 5], ['f', 5]]);
   });
 
   it('fails only the write that throws: the others of its turn commit', async () => {
