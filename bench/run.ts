@@ -5,8 +5,10 @@
  * interleaved round-robin so a burst of load on a shared machine hits every framework alike, and the median
  * run is reported. Prints the tables and writes bench/RESULTS.md.
  *
- * Flags: --runs <n> (default 3), --quick (a fifth of the workload, short end-to-end steps), --skip-e2e,
- * --skip-profile, --e2e-state default|memory|sqlite (the daemon's state backend; default: the config's).
+ * Flags: --runs <n> (default 3), --quick (a fifth of the workload, short end-to-end steps), --skip-dispatch
+ * (no dispatch children and no dispatch profile: end to end and memory only, to iterate on the end-to-end
+ * figures), --skip-e2e, --skip-profile, --e2e-state default|memory|sqlite (the daemon's state backend;
+ * default: the config's).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values: flags } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
+    'skip-dispatch': { type: 'boolean', default: false },
     'skip-e2e': { type: 'boolean', default: false },
     'skip-profile': { type: 'boolean', default: false },
     'e2e-state': { type: 'string', default: 'default' },
@@ -100,7 +103,7 @@ try {
   ] as const;
   const results = new Map<string, DispatchResult[]>(peers.map((p) => [p.id, []]));
   const failures = new Map<string, string>();
-  for (let run = 1; run <= runs; run++) {
+  for (let run = 1; run <= (flags['skip-dispatch'] ? 0 : runs); run++) {
     for (const peer of peers) {
       if (failures.has(peer.id)) continue;
       log(`dispatch: ${peer.id}, run ${run} of ${runs}`);
@@ -154,7 +157,8 @@ try {
     [...COMMANDS, 'mention' as const].map((k) => [k, int(meta.expected[k]), ...summary.map((s) => (s.counts === undefined ? '–' : int(s.counts[k])))]),
   );
   const bytesRow = `wire bytes of the timed run: Symphony ${mb(meta.bytes.symphony)} MB, Telegram ${mb(meta.bytes.telegram)} MB, Slack ${mb(meta.bytes.slack)} MB, Hubot ${mb(meta.bytes.hubot)} MB`;
-  sections.push(
+  if (flags['skip-dispatch']) sections.push('## Dispatch\n\nskipped (--skip-dispatch)');
+  else sections.push(
     [
       `## Dispatch`,
       '',
@@ -178,8 +182,8 @@ try {
   const floorRate = summary.find((s) => s.peer.id === 'floor')?.rate ?? Number.NaN;
   const verdict = (ok: boolean | undefined): string => (ok === undefined ? '–' : ok ? 'met' : 'NOT met');
   const finite = (...values: number[]): boolean => values.every(Number.isFinite);
-  goals.push(['dispatch: chorus ÷ grammY', '≥ 1.5×', `${fixed(chorusRate / grammyRate, 2)}×`, verdict(finite(chorusRate, grammyRate) ? chorusRate / grammyRate >= 1.5 : undefined)]);
-  goals.push(['dispatch: chorus ÷ floor', '≥ 60%', pct(chorusRate / floorRate), verdict(finite(chorusRate, floorRate) ? chorusRate / floorRate >= 0.6 : undefined)]);
+  if (!flags['skip-dispatch']) goals.push(['dispatch: chorus ÷ grammY', '≥ 1.5×', `${fixed(chorusRate / grammyRate, 2)}×`, verdict(finite(chorusRate, grammyRate) ? chorusRate / grammyRate >= 1.5 : undefined)]);
+  if (!flags['skip-dispatch']) goals.push(['dispatch: chorus ÷ floor', '≥ 60%', pct(chorusRate / floorRate), verdict(finite(chorusRate, floorRate) ? chorusRate / floorRate >= 0.6 : undefined)]);
 
   // ---------------------------------------------------------------- memory: state
   log('memory: state per conversation');
@@ -277,7 +281,8 @@ try {
 
   // ---------------------------------------------------------------- profile
   let profileSection = '## Where chorus spends its dispatch time\n\nskipped (--skip-profile)';
-  if (!flags['skip-profile']) {
+  if (flags['skip-dispatch']) profileSection = '## Where chorus spends its dispatch time\n\nskipped (--skip-dispatch)';
+  else if (!flags['skip-profile']) {
     log('profile: chorus dispatch under the V8 CPU profiler');
     const profilePath = join(scratch, 'chorus-dispatch.cpuprofile');
     const profiled = await runChild<DispatchResult>(['--expose-gc', join(BENCH, 'dispatch/chorus.ts'), scratch, '--profile', profilePath], 300_000);

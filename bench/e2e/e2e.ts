@@ -10,7 +10,8 @@
  * fixed-rate steps: higher ones are skipped), then full speed: for FULL_SPEED_MS the pod keeps the feed topped
  * up (publishing whenever fewer than 2,000 events wait), so the daemon never waits for events.
  *
- * Usage: e2e.ts <scratch dir> [--state default|memory|sqlite] [--concurrency <n>] [--quick] [--daemon-cpu-prof <dir>].
+ * Usage: e2e.ts <scratch dir> [--state default|memory|sqlite] [--concurrency <n>] [--quick] [--daemon-cpu-prof <dir>]
+ * [--steps <list>] (the steps to run, e.g. `5000,full`; default `1000,5000,20000,full`: to profile one step).
  * Prints `BENCH_RESULT {...}`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +30,8 @@ if (scratch === undefined) throw new Error('usage: e2e.ts <scratch dir> [--state
 const stateArg = (args.includes('--state') ? args[args.indexOf('--state') + 1] : undefined) ?? 'default';
 const quick = args.includes('--quick');
 const daemonProfileDir = args.includes('--daemon-cpu-prof') ? args[args.indexOf('--daemon-cpu-prof') + 1] : undefined;
+const stepsArg = (args.includes('--steps') ? args[args.indexOf('--steps') + 1] : undefined) ?? '1000,5000,20000,full';
+const fixedRates = stepsArg.split(',').filter((s) => s !== 'full').map(Number);
 const STEP_MS = quick ? 2_000 : 5_000;
 const FULL_SPEED_MS = quick ? 3_000 : 10_000;
 /** Full speed keeps at most this many events waiting in the feed. */
@@ -289,7 +292,7 @@ const steps: StepResult[] = [];
 try {
   await runStep('warm-up', 2_000, 3_000);
   let saturated = false;
-  for (const rate of [1_000, 5_000, 20_000]) {
+  for (const rate of fixedRates) {
     const label = `${rate / 1000}k events/s`;
     if (saturated) {
       steps.push(skippedStep(label, rate));
@@ -300,7 +303,7 @@ try {
     saturated = !step.complete || step.sustainedPerSec < rate * SUSTAINED_SHARE;
     await sleep(300);
   }
-  steps.push(await runStep('full speed', null, FULL_SPEED_MS));
+  if (stepsArg.split(',').includes('full')) steps.push(await runStep('full speed', null, FULL_SPEED_MS));
 } finally {
   await sleep(2_000);
   const idleRssAfterLoadBytes = exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
