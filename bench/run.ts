@@ -252,7 +252,7 @@ try {
         `Daemon config: \`${JSON.stringify(r.config)}\` (URLs and the bot key from CHORUS_* variables).`,
       ].join('\n');
       memoryRows.unshift(
-        ['daemon RSS, idle after start-up', `${mb(r.idleRssBytes)} MB`, '/proc/<pid>/status VmRSS, 2 s after the first datafeed read'],
+        ['daemon RSS, idle after start-up', `${mb(r.idleRssBytes)} MB`, '/proc/<pid>/status VmRSS, 2 s after the first datafeed read (Node\'s compile cache as earlier starts left it: warm but on a machine\'s first start)'],
         ['daemon RSS, idle after the load', `${mb(r.idleRssAfterLoadBytes)} MB`, 'VmRSS 2 s after the last step'],
         ['daemon peak RSS', `${mb(r.peakRssBytes)} MB`, 'VmHWM'],
       );

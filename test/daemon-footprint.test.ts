@@ -121,4 +121,30 @@ describe('the chorus CLI', () => {
     const entries = readdirSync(cache, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
     expect(entries.length).toBeGreaterThan(10);
   });
+
+  it('bin/chorus.js, run warm, never loads Node\'s TypeScript stripper', async () => {
+    const config = join(tmp, 'chorus.yaml');
+    writeFileSync(config, 'bot: {}\nlog: { level: warn }\nstate: { backend: memory }\n');
+    const loadList = join(tmp, 'load-list.json');
+    const hook = join(tmp, 'load-list.mjs');
+    // process.moduleLoadList names Node's internal modules as they load; amaro is the TypeScript stripper.
+    writeFileSync(
+      hook,
+      `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(loadList)}, JSON.stringify(process.moduleLoadList)));\n`,
+    );
+    const start = async (): Promise<string[]> => {
+      const child = spawn(process.execPath, ['--import', hook, 'bin/chorus.js', 'dead-letters', 'list', '--config', config], {
+        cwd: ROOT,
+        env: childEnv({ NODE_COMPILE_CACHE: join(tmp, 'cache') }),
+        stdio: 'ignore',
+      });
+      expect(await new Promise((resolve) => child.once('close', resolve))).toBe(0);
+      return JSON.parse(readFileSync(loadList, 'utf8')) as string[];
+    };
+    const stripper = (loaded: readonly string[]): string[] => loaded.filter((name) => name.includes('amaro'));
+    // The first start strips the TypeScript sources (so the check below can fail) and fills the cache ...
+    expect(stripper(await start())).not.toEqual([]);
+    // ... the next takes them from it.
+    expect(stripper(await start())).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * `chorus run`, `pod`, `say` and `messages` as a user runs them: each a child process (`node src/daemon/cli.ts`)
+ * `chorus run`, `pod`, `say` and `messages` as a user runs them: each a child process (`node bin/chorus.js`)
  * with a config in a temporary folder (ports 0, keys in the temporary folder). The daemon's logs are its
  * stdout, JSON lines when not on a terminal: the tests learn the URLs and the conversation from them.
  *

@@ -1,6 +1,6 @@
 /**
  * End to end over loopback: the embedded pod (this process) and the chorus daemon (`chorus run`, a child
- * process started exactly as a user starts it, pointed at the pod by the CHORUS_*_URL variables). The pod
+ * process started exactly as a user starts it: `node bin/chorus.js run`, as `npm start` does), pointed at the pod by the CHORUS_*_URL variables). The pod
  * publishes the dispatch workload's messages (Symphony V4Events from the same generator, over the pod's own
  * users and 1,000 rooms) into the bot's datafeed at fixed rates and at full speed; the bench listener replies to
  * every command and mention (60% of the events). Latency: from the event entering the pod's feed
@@ -167,7 +167,7 @@ function procCpuMs(pid: number): number {
 
 const startedAt = performance.now();
 const profileFlags = daemonProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', daemonProfileDir];
-const daemon: ChildProcess = spawn(process.execPath, [...profileFlags, join(ROOT, 'src/daemon/cli.ts'), 'run', '--config', configPath], {
+const daemon: ChildProcess = spawn(process.execPath, [...profileFlags, join(ROOT, 'bin/chorus.js'), 'run', '--config', configPath], {
   cwd: scratch,
   env: {
     ...process.env,

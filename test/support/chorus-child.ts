@@ -1,7 +1,7 @@
 /**
- * The chorus CLI in a child process, as a user runs it: `node src/daemon/cli.ts …` on the Node running the
- * tests (the Node 24 of node_modules/.bin under `npm test`), cwd = the repository, stdout and stderr piped (so
- * not a TTY: logs are JSON lines). Output is kept raw and as parsed JSON lines; `eventually` polls for a state.
+ * The chorus CLI in a child process, as a user runs it: `node bin/chorus.js …` (what npm start and
+ * npm run chorus run) on the Node running the tests (the Node 24 of node_modules/.bin under `npm test`),
+ * cwd = the repository, stdout and stderr piped (so not a TTY: logs are JSON lines). Output is kept raw and as parsed JSON lines; `eventually` polls for a state.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -68,7 +68,7 @@ const started = new Set<ChorusChild>();
 
 /** Starts `chorus <args>`; `killStarted` ends it if it still runs. */
 export function startChorus(args: readonly string[]): ChorusChild {
-  const child = spawn(process.execPath, ['src/daemon/cli.ts', ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/chorus.js', ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const out = collect(child.stdout);
   const err = collect(child.stderr);
   const exited = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
