@@ -9,7 +9,6 @@ import type { DatafeedRegistry } from './datafeed-queues.ts';
 import type { FaultArea } from './faults.ts';
 import { errorAnswer, failureAnswer, header, parseJsonBody, parseWith, type RouteAnswer } from './http-io.ts';
 import { verifyAuthJwt } from './jwt-verify.ts';
-import { parseMultipartForm, type FormPart } from './multipart-parse.ts';
 import { toUserV2, type UserDirectory } from './pod-users.ts';
 import type { Caller, SessionStore, TokenKind } from './sessions.ts';
 import type { StreamMessages } from './stream-messages.ts';
@@ -57,7 +56,6 @@ export type Route = RouteBase &
   );
 
 const JSON_LIMIT = 1024 * 1024;
-const utf8 = new TextDecoder(); // as Blob.text(): a BOM is dropped
 const MULTIPART_LIMIT = 32 * 1024 * 1024;
 
 const authenticateBody = z.object({ token: z.string() });
@@ -163,29 +161,40 @@ function listMessages(pod: PodServices, request: RouteRequest, caller: Caller): 
   return listed.value.length === 0 ? { status: 204 } : { status: 200, body: listed.value };
 }
 
-/** message/create: multipart/form-data with `message`, optional `data`, `version`, `attachment`, `preview`. */
-function createMessage(pod: PodServices, request: RouteRequest, caller: Caller): RouteAnswer {
+/**
+ * message/create: multipart/form-data with `message`, optional `data`, `version`, `attachment`, `preview`.
+ * Parsed by undici's WHATWG `Request.formData()` (a maintained parser; a hand-written one was about 4× cheaper
+ * per message, but the pod is not chorus's core, so the library wins).
+ */
+async function createMessage(pod: PodServices, request: RouteRequest, caller: Caller): Promise<RouteAnswer> {
   const contentType = header(request.req, 'content-type') ?? '';
   if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
     return errorAnswer(400, 'The body must be multipart/form-data');
   }
-  const form = parseMultipartForm(request.body, contentType);
-  if (!form.ok) return failureAnswer(form);
-  const message = fieldText(form.value, 'message');
+  let form: FormData;
+  try {
+    form = await new Request(FORM_URL, { method: 'POST', headers: { 'content-type': contentType }, body: request.body }).formData();
+  } catch {
+    return errorAnswer(400, 'The multipart/form-data body is malformed');
+  }
+  const message = await fieldText(form.get('message'));
   if (message === undefined) return errorAnswer(400, 'message: required');
-  const data = fieldText(form.value, 'data');
-  const attachments = form.value.flatMap((part) =>
-    part.name === 'attachment' && 'file' in part ? [{ name: part.file.filename, size: part.file.content.length }] : [],
-  );
+  const data = await fieldText(form.get('data'));
+  const attachments = form
+    .getAll('attachment')
+    .filter((part): part is File => typeof part !== 'string')
+    .map((file) => ({ name: file.name, size: file.size }));
   const posted = pod.streams.post(caller.userId, request.params['sid'] ?? '', { message, data, attachments });
   if (!posted.ok) return failureAnswer(posted);
   pod.log.debug({ streamId: posted.value.stream.streamId, messageId: posted.value.messageId }, 'pod message posted');
   return { status: 200, body: posted.value };
 }
 
-/** The first part named `name` as text: a text part as is, a file part's content as UTF-8. */
-function fieldText(parts: readonly FormPart[], name: string): string | undefined {
-  const part = parts.find((p) => p.name === name);
-  if (part === undefined) return undefined;
-  return 'value' in part ? part.value : utf8.decode(part.file.content);
+/** The URL `Request` needs to parse a body; never fetched. */
+const FORM_URL = 'http://pod.invalid/';
+
+/** A form field's text: a string part as is, a file part's content as UTF-8. */
+async function fieldText(part: ReturnType<FormData['get']>): Promise<string | undefined> {
+  if (part === null) return undefined;
+  return typeof part === 'string' ? part : part.text();
 }
