@@ -2,32 +2,19 @@
  * The Redis inbox against a real Redis (a testcontainers redis:7, or the local server: see redis-url.ts),
  * in real time. Every key of this run lives under a unique prefix, deleted at the end.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeInbox } from '../../test/state/describe-inbox.ts';
-import { deleteKeysUnder, getRedisUrl, type TestRedis } from '../../test/state/redis-url.ts';
+import { useTestRedis } from '../../test/state/redis-url.ts';
 import { isChorusError } from '../errors.ts';
 import type { Inbox, InboxItem } from './inbox.ts';
 import { createRedisInbox, type RedisInboxOptions } from './redis-inbox.ts';
 import { createRedisStore } from './redis-store.ts';
 
-const RUN_PREFIX = `chorus-test:${randomUUID()}:`;
-let redis: TestRedis | undefined;
-let raw: ReturnType<typeof createClient> | undefined;
-let backends = 0;
 const opened: { close(): Promise<void> }[] = [];
-
-const url = (): string => {
-  if (redis === undefined) throw new Error('no Redis: getRedisUrl failed in beforeAll');
-  return redis.url;
-};
-const rawClient = (): NonNullable<typeof raw> => {
-  if (raw === undefined) throw new Error('no Redis: getRedisUrl failed in beforeAll');
-  return raw;
-};
-const nextPrefix = (): string => `${RUN_PREFIX}${(backends += 1)}:`;
+const { url, rawClient, nextPrefix } = useTestRedis({
+  beforeStop: async () => void (await Promise.all(opened.map((closable) => closable.close()))),
+});
 /** Opens an inbox or store, closed in afterAll should its test fail before closing it. */
 const track = async <T extends { close(): Promise<void> }>(opening: Promise<T>): Promise<T> => {
   const closable = await opening;
@@ -45,20 +32,6 @@ const item = (conversationId: string, n: number): InboxItem => ({
   conversationId,
   dedupeKey: `message:${conversationId}-${n}`,
   wire: JSON.stringify({ id: `${conversationId}-${n}` }),
-});
-
-beforeAll(async () => {
-  redis = await getRedisUrl();
-  raw = createClient({ url: redis.url });
-  raw.on('error', () => undefined);
-  await raw.connect();
-}, 130_000);
-
-afterAll(async () => {
-  await Promise.all(opened.map((closable) => closable.close()));
-  await raw?.close();
-  if (redis !== undefined) await deleteKeysUnder(redis.url, RUN_PREFIX);
-  await redis?.stop();
 });
 
 describeInbox(

@@ -2,43 +2,15 @@
  * The Redis adapter against a real Redis (a testcontainers redis:7, or the local server: see redis-url.ts).
  * Every key of this run lives under a unique prefix, deleted at the end.
  */
-import { randomUUID } from 'node:crypto';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isChorusError } from '../../src/errors.ts';
 import type { ConversationStore } from '../../src/state/conversation-store.ts';
 import { createRedisStore } from '../../src/state/redis-store.ts';
 import { describeConversationStore } from './describe-conversation-store.ts';
-import { deleteKeysUnder, getRedisUrl, type TestRedis } from './redis-url.ts';
+import { useTestRedis } from './redis-url.ts';
 
-const RUN_PREFIX = `chorus-test:${randomUUID()}:`;
-let redis: TestRedis | undefined;
-let raw: ReturnType<typeof createClient> | undefined;
-let stores = 0;
+const { url, rawClient, nextPrefix } = useTestRedis();
 const prefixes = new WeakMap<ConversationStore, string>();
-
-const url = (): string => {
-  if (redis === undefined) throw new Error('no Redis: getRedisUrl failed in beforeAll');
-  return redis.url;
-};
-const rawClient = (): NonNullable<typeof raw> => {
-  if (raw === undefined) throw new Error('no Redis: getRedisUrl failed in beforeAll');
-  return raw;
-};
-const nextPrefix = (): string => `${RUN_PREFIX}${(stores += 1)}:`;
-
-beforeAll(async () => {
-  redis = await getRedisUrl();
-  raw = createClient({ url: redis.url });
-  raw.on('error', () => undefined);
-  await raw.connect();
-}, 130_000);
-
-afterAll(async () => {
-  await raw?.close();
-  if (redis !== undefined) await deleteKeysUnder(redis.url, RUN_PREFIX);
-  await redis?.stop();
-});
 
 describeConversationStore(
   'redis',

@@ -3,7 +3,9 @@
  * container runtime (Docker, Podman…) answers, else the local server at redis://127.0.0.1:6379. It prints
  * which one it used. With neither it fails with a message saying how to start one: a Redis test never skips.
  */
+import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A Redis to test against. `stop()` removes the container (nothing to do for the local server). */
 export type TestRedis = {
@@ -103,4 +105,47 @@ export async function deleteKeysUnder(url: string, prefix: string): Promise<void
   } finally {
     await client.close();
   }
+}
+
+/** What {@link useTestRedis} gives a test file; each accessor throws when `beforeAll` found no Redis. */
+export type TestRedisFile = {
+  readonly url: () => string;
+  /** A connected client of the test's own, for looking at keys. */
+  readonly rawClient: () => ReturnType<typeof createClient>;
+  /** A key prefix under this file's run prefix, new at each call. */
+  readonly nextPrefix: () => string;
+};
+
+/**
+ * Registers this file's `beforeAll` (find a Redis, connect a raw client) and `afterAll` (`beforeStop`, then
+ * close the client, delete every key under the run's unique prefix, stop the container).
+ */
+export function useTestRedis(options: { readonly beforeStop?: () => Promise<void> } = {}): TestRedisFile {
+  const runPrefix = `chorus-test:${randomUUID()}:`;
+  let redis: TestRedis | undefined;
+  let raw: ReturnType<typeof createClient> | undefined;
+  let prefixes = 0;
+  beforeAll(async () => {
+    redis = await getRedisUrl();
+    raw = createClient({ url: redis.url });
+    raw.on('error', () => undefined);
+    await raw.connect();
+  }, CONTAINER_START_TIMEOUT_MS + 10_000);
+  afterAll(async () => {
+    await options.beforeStop?.();
+    await raw?.close();
+    if (redis !== undefined) await deleteKeysUnder(redis.url, runPrefix);
+    await redis?.stop();
+  });
+  return {
+    url: () => {
+      if (redis === undefined) throw new Error('no Redis: getRedisUrl failed in beforeAll');
+      return redis.url;
+    },
+    rawClient: () => {
+      if (raw === undefined) throw new Error('no Redis: getRedisUrl failed in beforeAll');
+      return raw;
+    },
+    nextPrefix: () => `${runPrefix}${(prefixes += 1)}:`,
+  };
 }
