@@ -6,6 +6,10 @@
  * every command and mention (60% of the events). Latency: from the event entering the pod's feed
  * (`pod.publish`) to the reply arriving at the pod (`onMessage`), matched by the message id the reply names.
  *
+ * Start: the daemon is started twice on a compile cache of its own (NODE_COMPILE_CACHE in the scratch dir): first on
+ * the empty cache, as on a machine where chorus never ran (idle RSS and start-up measured, then stopped), then
+ * the measured daemon, warm, as every later start is.
+ *
  * Steps: a warm-up, then 1k, 5k and 20k events/s for STEP_MS each (a rate the daemon cannot sustain ends the
  * fixed-rate steps: higher ones are skipped), then full speed: for FULL_SPEED_MS the pod keeps the feed topped
  * up (publishing whenever fewer than 2,000 events wait), so the daemon never waits for events.
@@ -32,7 +36,7 @@ const quick = args.includes('--quick');
 const daemonProfileDir = args.includes('--daemon-cpu-prof') ? args[args.indexOf('--daemon-cpu-prof') + 1] : undefined;
 const stepsArg = (args.includes('--steps') ? args[args.indexOf('--steps') + 1] : undefined) ?? '1000,5000,20000,full';
 const fixedRates = stepsArg.split(',').filter((s) => s !== 'full').map(Number);
-const STEP_MS = quick ? 2_000 : 5_000;
+const STEP_MS = quick ? 2_000 : 10_000;
 const FULL_SPEED_MS = quick ? 3_000 : 10_000;
 /** Full speed keeps at most this many events waiting in the feed. */
 const FULL_SPEED_BACKLOG = 2_000;
@@ -65,12 +69,19 @@ export type StepResult = {
 export type E2eResult = {
   readonly state: string;
   readonly config: unknown;
+  /** Idle RSS of the measured daemon: a warm start (the compile cache as the first start left it). */
   readonly idleRssBytes: number;
+  /** Idle RSS of the first start, on an empty compile cache. */
+  readonly idleRssFirstStartBytes: number;
   readonly idleRssAfterLoadBytes: number;
   readonly peakRssBytes: number;
   readonly startupMs: number;
+  readonly firstStartupMs: number;
   readonly stopMs: number;
   readonly exitCode: number | null;
+  /** Length of each fixed-rate step and of the full-speed step, ms. */
+  readonly stepMs: number;
+  readonly fullSpeedMs: number;
   readonly steps: readonly StepResult[];
 };
 
@@ -165,49 +176,87 @@ function procCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
-const startedAt = performance.now();
 const profileFlags = daemonProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', daemonProfileDir];
-const daemon: ChildProcess = spawn(process.execPath, [...profileFlags, join(ROOT, 'bin/chorus.js'), 'run', '--config', configPath], {
-  cwd: scratch,
-  env: {
-    ...process.env,
-    CHORUS_POD_URL: pod.url,
-    CHORUS_AGENT_URL: pod.url,
-    CHORUS_KEY_MANAGER_URL: pod.url,
-    CHORUS_BOT_PRIVATE_KEY: keys.privateKey,
-    NODE_NO_WARNINGS: '1',
-  },
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-const daemonLog: string[] = [];
-daemon.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-  daemonLog.push(chunk);
-  if (daemonLog.length > 200) daemonLog.shift();
-});
-let exitCode: number | null | undefined;
-const exited = new Promise<void>((resolve) =>
-  daemon.once('exit', (code) => {
-    exitCode = code;
-    resolve();
-  }),
-);
-const pid = daemon.pid as number;
+// Node's module compile cache of the daemons started here: empty at the first start, as on a machine where
+// chorus never ran, and as that start left it for the measured daemon (every later start).
+const compileCacheDir = join(scratch, 'compile-cache');
+
+/** A started daemon: its process, the tail of its stderr, and its exit code once it exited. */
+type Daemon = {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly log: string[];
+  exitCode: number | null | undefined;
+  readonly exited: Promise<void>;
+};
+
+/** Starts `chorus run` as a user does (`node bin/chorus.js run`), pointed at the pod. */
+function startDaemon(flags: readonly string[]): Daemon {
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, [...flags, join(ROOT, 'bin/chorus.js'), 'run', '--config', configPath], {
+    cwd: scratch,
+    env: {
+      ...process.env,
+      CHORUS_POD_URL: pod.url,
+      CHORUS_AGENT_URL: pod.url,
+      CHORUS_KEY_MANAGER_URL: pod.url,
+      CHORUS_BOT_PRIVATE_KEY: keys.privateKey,
+      NODE_COMPILE_CACHE: compileCacheDir,
+      NODE_NO_WARNINGS: '1',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const log: string[] = [];
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    log.push(chunk);
+    if (log.length > 200) log.shift();
+  });
+  const started: Daemon = {
+    child,
+    pid: child.pid as number,
+    startedAt,
+    log,
+    exitCode: undefined,
+    exited: new Promise<void>((resolve) =>
+      child.once('exit', (code) => {
+        started.exitCode = code;
+        resolve();
+      }),
+    ),
+  };
+  return started;
+}
 
 /** Polls `done` every `pollMs` (pod.stats() copies every stream's message list: poll it gently). */
-async function waitFor(what: string, done: () => boolean, timeoutMs: number, pollMs = 5): Promise<boolean> {
+async function waitFor(what: string, done: () => boolean, timeoutMs: number, pollMs = 5, of: Daemon = daemon): Promise<boolean> {
   for (const deadline = performance.now() + timeoutMs; performance.now() < deadline; await sleep(pollMs)) {
     if (done()) return true;
-    if (exitCode !== undefined) throw new Error(`the daemon exited (${exitCode}) while waiting for ${what}:\n${daemonLog.join('').slice(-4000)}`);
+    if (of.exitCode !== undefined) throw new Error(`the daemon exited (${of.exitCode}) while waiting for ${what}:\n${of.log.join('').slice(-4000)}`);
   }
   return false;
 }
 
-if (!(await waitFor('its first datafeed read', () => pod.stats().waitingReads >= 1, 60_000, 50))) {
-  throw new Error(`the daemon did not start reading within 60 s:\n${daemonLog.join('').slice(-4000)}`);
+/** Waits for the daemon's first datafeed read; then, 2 s later, its start-up time and idle RSS. */
+async function idleAfterStart(of: Daemon): Promise<{ startupMs: number; idleRssBytes: number }> {
+  if (!(await waitFor('its first datafeed read', () => pod.stats().waitingReads >= 1, 60_000, 50, of))) {
+    throw new Error(`the daemon did not start reading within 60 s:\n${of.log.join('').slice(-4000)}`);
+  }
+  const startupMs = performance.now() - of.startedAt;
+  await sleep(2_000);
+  return { startupMs, idleRssBytes: procStatus(of.pid, 'VmRSS') };
 }
-const startupMs = performance.now() - startedAt;
-await sleep(2_000);
-const idleRssBytes = procStatus(pid, 'VmRSS');
+
+// The first start, on the empty compile cache: measured idle, then stopped.
+const first = startDaemon([]);
+const firstStart = await idleAfterStart(first);
+first.child.kill('SIGTERM');
+await first.exited;
+await waitFor('the first daemon to let its read go', () => pod.stats().waitingReads === 0, 60_000, 50, first);
+// The measured daemon: a warm start.
+const daemon = startDaemon(profileFlags);
+const { pid } = daemon;
+const { startupMs, idleRssBytes } = await idleAfterStart(daemon);
 
 // ------------------------------------------------------------------ publishing
 let sequence = 0;
@@ -306,16 +355,30 @@ try {
   if (stepsArg.split(',').includes('full')) steps.push(await runStep('full speed', null, FULL_SPEED_MS));
 } finally {
   await sleep(2_000);
-  const idleRssAfterLoadBytes = exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
-  const peakRssBytes = exitCode === undefined ? procStatus(pid, 'VmHWM') : 0;
+  const idleRssAfterLoadBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
+  const peakRssBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmHWM') : 0;
   const stopAt = performance.now();
-  daemon.kill('SIGTERM');
-  const killer = setTimeout(() => daemon.kill('SIGKILL'), 15_000);
-  await exited;
+  daemon.child.kill('SIGTERM');
+  const killer = setTimeout(() => daemon.child.kill('SIGKILL'), 15_000);
+  await daemon.exited;
   clearTimeout(killer);
   const stopMs = performance.now() - stopAt;
   await pod.close();
   const state = hasStateConfig ? (stateArg === 'default' ? `default (${String((configSchema.parse({ bot: {} }) as { state?: { backend?: string } }).state?.backend ?? '?')})` : stateArg) : 'memory (no state config)';
-  const result: E2eResult = { state, config, idleRssBytes, idleRssAfterLoadBytes, peakRssBytes, startupMs, stopMs, exitCode: exitCode ?? null, steps };
+  const result: E2eResult = {
+    state,
+    config,
+    idleRssBytes,
+    idleRssFirstStartBytes: firstStart.idleRssBytes,
+    idleRssAfterLoadBytes,
+    peakRssBytes,
+    startupMs,
+    firstStartupMs: firstStart.startupMs,
+    stopMs,
+    exitCode: daemon.exitCode ?? null,
+    stepMs: STEP_MS,
+    fullSpeedMs: FULL_SPEED_MS,
+    steps,
+  };
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
 }
