@@ -53,11 +53,17 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Reuse/create the feed with this tag (BDK `datafeed.tag`); default: reuse any `_f` feed. */
       tag: z.string().min(1).max(100).optional(),
+      /**
+       * Ask for the events of invisible rooms too, when a feed is created (BDK `datafeed.includeInvisible`,
+       * Agent 26.2.1+; SPEC `V5DatafeedCreateBody.includeInvisible`, default false). A reused feed keeps what it
+       * was created with. Default: false.
+       */
+      includeInvisible: z.boolean({ error: 'must be true or false' }).default(false),
       /** Client timeout of a read; must exceed the pod's 30 s long poll. */
       readTimeoutMs: z.number().int().min(35_000).default(60_000),
       retry: retrySchema.default({ initialIntervalMs: 500, multiplier: 2, maxIntervalMs: 300_000 }),
     })
-    .default({ readTimeoutMs: 60_000, retry: { initialIntervalMs: 500, multiplier: 2, maxIntervalMs: 300_000 } }),
+    .default({ includeInvisible: false, readTimeoutMs: 60_000, retry: { initialIntervalMs: 500, multiplier: 2, maxIntervalMs: 300_000 } }),
   reply: z
     .strictObject({
       maxAttempts: z.number().int().positive().default(5),
@@ -143,7 +149,7 @@ export type Config = z.infer<typeof configSchema>;
 
 /**
  * Environment variables that override a field, for secrets and per-host settings. Nothing else in chorus
- * reads the environment.
+ * reads the environment. Values are strings, except those of {@link BOOLEAN_ENV_OVERRIDES}.
  */
 export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   CHORUS_BOT_USERNAME: ['bot', 'username'],
@@ -153,7 +159,14 @@ export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   CHORUS_AGENT_URL: ['agent', 'url'],
   CHORUS_KEY_MANAGER_URL: ['keyManager', 'url'],
   CHORUS_DATAFEED_TAG: ['datafeed', 'tag'],
+  CHORUS_DATAFEED_INCLUDE_INVISIBLE: ['datafeed', 'includeInvisible'],
   CHORUS_LOG_LEVEL: ['log', 'level'],
   CHORUS_STATE_URL: ['state', 'url'],
   CHORUS_STATE_INSTANCE_NAME: ['state', 'instanceName'],
 };
+
+/**
+ * The {@link ENV_OVERRIDES} of boolean fields: `true` and `false` become booleans; any other value is kept as
+ * a string, which the schema then refuses naming the field.
+ */
+export const BOOLEAN_ENV_OVERRIDES: ReadonlySet<string> = new Set(['CHORUS_DATAFEED_INCLUDE_INVISIBLE']);

@@ -54,6 +54,26 @@ describe('loadConfig environment overrides', () => {
   });
 });
 
+describe('datafeed.includeInvisible', () => {
+  it('defaults to false, and takes true from the file or CHORUS_DATAFEED_INCLUDE_INVISIBLE', () => {
+    expect(loadConfig(write('bot: {}\n')).datafeed.includeInvisible).toBe(false);
+    expect(loadConfig(write('bot: {}\ndatafeed:\n  tag: t\n')).datafeed).toMatchObject({ tag: 't', includeInvisible: false });
+    expect(loadConfig(write('bot: {}\ndatafeed:\n  includeInvisible: true\n')).datafeed.includeInvisible).toBe(true);
+    const path = write('bot: {}\ndatafeed:\n  includeInvisible: true\n');
+    expect(loadConfig(path, { CHORUS_DATAFEED_INCLUDE_INVISIBLE: 'false' }).datafeed.includeInvisible).toBe(false);
+    expect(loadConfig(write('bot: {}\n'), { CHORUS_DATAFEED_INCLUDE_INVISIBLE: 'true' }).datafeed.includeInvisible).toBe(true);
+  });
+
+  it('names the field of a value that is not a boolean, in the file or the environment', () => {
+    const quoted = write('bot: {}\ndatafeed:\n  includeInvisible: "yes"\n');
+    expect(() => loadConfig(quoted)).toThrow(`${quoted}: datafeed.includeInvisible: must be true or false`);
+    const number = write('bot: {}\ndatafeed:\n  includeInvisible: 1\n');
+    expect(() => loadConfig(number)).toThrow(`${number}: datafeed.includeInvisible: must be true or false`);
+    const env = write('bot: {}\n');
+    expect(() => loadConfig(env, { CHORUS_DATAFEED_INCLUDE_INVISIBLE: 'TRUE' })).toThrow(`${env}: datafeed.includeInvisible: must be true or false`);
+  });
+});
+
 describe('the shipped configuration files', () => {
   it('validate: the embedded default and the real-pod example', () => {
     const example = loadConfig(new URL('../../config/symphony.example.yaml', import.meta.url).pathname);

@@ -15,6 +15,12 @@ export type DaemonMetrics = {
   readonly repliesFailed: Counter;
   /** Datafeed call failures by HTTP status (`network` for connection failures). */
   readonly datafeedErrors: Counter<'status'>;
+  /**
+   * Calls (datafeed, replies, sessioninfo) refused with HTTP 401 that re-authenticated the session, by outcome
+   * (`ok`: new tokens, the call was sent again; `failed`: the authentication failed). Calls refused together
+   * share one authentication but each counts. Fed by `createAgentHttp`'s `onReauthentication`.
+   */
+  readonly reauthentications: Counter<'outcome'>;
   /** Time from dispatch to the last listener's completion, in seconds. */
   readonly handlerSeconds: Histogram;
 };
@@ -39,6 +45,12 @@ export function createDaemonMetrics(): DaemonMetrics {
       name: 'chorus_datafeed_errors_total',
       help: 'Datafeed call failures by HTTP status',
       labelNames: ['status'],
+      registers,
+    }),
+    reauthentications: new Counter({
+      name: 'chorus_reauthentications_total',
+      help: 'Calls refused with HTTP 401 that re-authenticated the session, by outcome (ok, failed)',
+      labelNames: ['outcome'],
       registers,
     }),
     handlerSeconds: new Histogram({

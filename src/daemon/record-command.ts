@@ -17,7 +17,8 @@ import { onStopSignals } from './stop-signals.ts';
  * Reads the datafeed of the configured bot and appends every non-empty read response to `out` as one JSON
  * line `{"events": [...], "ackId": "..."}`; a batch is acknowledged only once its line is written. Uses its
  * own datafeed (tag `datafeed.tag`, default `chorus-record`), so it takes no events from a running bot:
- * every datafeed receives every event. Stops on SIGTERM/SIGINT, or after `limit` events.
+ * every datafeed receives every event; with `datafeed.includeInvisible` the feed it creates carries the events
+ * of invisible rooms too. Stops on SIGTERM/SIGINT, or after `limit` events.
  *
  * @throws ChorusError CHORUS_ERR_CONFIG_INVALID when the config lacks the pod or bot fields.
  */
@@ -47,6 +48,7 @@ export async function recordCommand(options: {
     http,
     log,
     tag: config.datafeed.tag ?? 'chorus-record',
+    includeInvisible: config.datafeed.includeInvisible,
     readTimeoutMs: config.datafeed.readTimeoutMs,
     retry: config.datafeed.retry,
   });

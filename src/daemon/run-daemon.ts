@@ -76,7 +76,9 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     const podUrl = pod?.url ?? required(config.pod?.url, 'pod.url');
     const agentUrl = pod?.url ?? required(config.agent?.url, 'agent.url');
     const keyManagerUrl = pod?.url ?? required(config.keyManager?.url, 'keyManager.url');
-    const http = createAgentHttp();
+    // Made before the session: its first calls (sessioninfo) can already be refused and re-authenticated.
+    const metrics = createDaemonMetrics();
+    const http = createAgentHttp({ onReauthentication: (outcome) => metrics.reauthentications.inc({ outcome }) });
     closers.push(() => http.close());
     const session = createSymphonySession({
       podUrl,
@@ -89,7 +91,6 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     const identity = await session.sessionInfo();
     log.info({ userId: identity.userId, username: identity.username }, 'authenticated');
 
-    const metrics = createDaemonMetrics();
     const state = await openStateBackend(config.state, log);
     closers.push(() => state.close());
     const pipeline = await createEventPipeline({
@@ -120,6 +121,7 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
       readTimeoutMs: config.datafeed.readTimeoutMs,
       retry: config.datafeed.retry,
       ...(config.datafeed.tag === undefined ? {} : { tag: config.datafeed.tag }),
+      includeInvisible: config.datafeed.includeInvisible,
       onError: (status) => metrics.datafeedErrors.inc({ status }),
     });
     const startedAtMs = Date.now();

@@ -141,6 +141,39 @@ describe('createAgentDatafeedSource: opening the feed', () => {
     const post = create.requests.find((r) => r.method === 'POST' && r.path === '/agent/v5/datafeeds');
     expect(post?.json).toEqual({ tag: 'bots' });
   });
+
+  it('with includeInvisible, creates the feed with includeInvisible: true, with and without a tag (false leaves it out)', async () => {
+    const posted = async (options: Partial<AgentDatafeedSourceOptions>): Promise<unknown> => {
+      const t = await start({}, options);
+      t.subscribe();
+      await until(() => t.readCalls().length === 1);
+      subscription?.unsubscribe();
+      await server?.close();
+      const creates = t.requests.filter((r) => r.method === 'POST' && r.path === '/agent/v5/datafeeds');
+      expect(creates).toHaveLength(1);
+      expect(creates[0]?.headers['content-type']).toBe('application/json');
+      return creates[0]?.json;
+    };
+    expect(await posted({ includeInvisible: true })).toEqual({ includeInvisible: true });
+    expect(await posted({ includeInvisible: true, tag: 'bots' })).toEqual({ tag: 'bots', includeInvisible: true });
+    expect(await posted({ includeInvisible: false, tag: 'bots' })).toEqual({ tag: 'bots' });
+  });
+
+  it('recreates a feed after a 400 with includeInvisible: true too, and logs the retried call\'s X-Trace-Id', async () => {
+    const replies: Reply[] = [{ status: 503 }, { status: 400 }, batch(0)];
+    const t = await start({ read: (_req, i) => replies[i] ?? 'hold' }, { includeInvisible: true });
+    t.subscribe();
+    await until(() => t.batches.length === 1);
+    const creates = t.requests.filter((r) => r.method === 'POST' && r.path === '/agent/v5/datafeeds');
+    expect(creates.map((r) => r.json)).toEqual([{ includeInvisible: true }, { includeInvisible: true }]);
+    const [failed503, failed400] = t.readCalls().map((r) => r.headers['x-trace-id']);
+    const lines = t.capture.lines().filter((l) => l['component'] === 'datafeed' && l['level'] === 40);
+    expect(lines.map((l) => [l['status'], l['traceId']])).toEqual([
+      [503, failed503],
+      [400, failed400],
+    ]);
+    expect(failed503).toMatch(/^[A-Za-z0-9]{6}$/);
+  });
 });
 
 describe('createAgentDatafeedSource: reading', () => {

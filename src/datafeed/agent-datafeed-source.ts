@@ -24,6 +24,13 @@ export type AgentDatafeedSourceOptions = {
    * this tag (BDK Java `datafeed.tag`, reference §1.4). Default: none (reuse the first `_f` feed).
    */
   readonly tag?: string;
+  /**
+   * Create feeds that also carry the events of invisible rooms: the create body gets `includeInvisible: true`
+   * (SPEC `V5DatafeedCreateBody`, default false; BDK Java `datafeed.includeInvisible`, Agent 26.2.1+). When
+   * false the field is left out, as the BDK does, so agents older than 26.2.1 see the body they know. A reused
+   * feed keeps the setting it was created with. Default: false.
+   */
+  readonly includeInvisible?: boolean;
   /** HTTP timeout of a read; must exceed the pod's 30 s long poll. Default: 60_000 ms (BDK Java example). */
   readonly readTimeoutMs?: number;
   /** Backoff of transient failures. Default: 500 ms, ×2, 300_000 ms, unlimited attempts (BDK datafeed). */
@@ -65,7 +72,8 @@ const v5DatafeedListSchema = z.array(v5DatafeedSchema).nullish();
  * Creates the datafeed v2 source. Each subscription to `batches$` runs one loop:
  *
  * 1. list the feeds (`GET /agent/v5/datafeeds`) and reuse the first whose id matches `_f` (or, with `tag`,
- *    id === tag and type `fanout`), else create one (`POST /agent/v5/datafeeds`, 200 or 201); ackId `''`;
+ *    id === tag and type `fanout`), else create one (`POST /agent/v5/datafeeds` with body
+ *    `{ tag?, includeInvisible?: true }`, 200 or 201); ackId `''`;
  * 2. read (`POST /agent/v5/datafeeds/{id}/read` `{ackId}`) and emit the response as one batch (`events`
  *    null or absent → `[]`; empty batches are emitted too);
  * 3. wait for the batch's `settle`: `ack` makes the next read send the response's ackId; `requeue` keeps
@@ -106,6 +114,7 @@ export function createAgentDatafeedSource(options: AgentDatafeedSourceOptions): 
 /** One subscription's loop. */
 function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscriber: Subscriber<DatafeedBatch>) {
   const { session, tag } = options;
+  const createBody = { ...(tag === undefined ? {} : { tag }), ...(options.includeInvisible === true ? { includeInvisible: true } : {}) };
   const sleep = options.sleep ?? realSleep;
   const retry = options.retry ?? {};
   const log = options.log.child({ component: 'datafeed' });
@@ -128,15 +137,18 @@ function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscri
       signal: loopSignal,
       onRetry: (err, attempt, delayMs) => {
         options.onError?.(err.status === undefined ? 'network' : String(err.status));
-        log.warn({ op, status: err.status, code: err.code, attempt, delayMs, datafeedId: feedId, err }, 'datafeed call failed, retrying');
+        log.warn(
+          { op, status: err.status, code: err.code, traceId: err.traceId, attempt, delayMs, datafeedId: feedId, err },
+          'datafeed call failed, retrying',
+        );
       },
     });
 
   const createFeed = async (): Promise<string> => {
     const feed = await retrying('create', () =>
-      http.request({ method: 'POST', url: feedsUrl, json: tag === undefined ? {} : { tag }, session, signal: loopSignal, log, schema: v5DatafeedSchema }),
+      http.request({ method: 'POST', url: feedsUrl, json: createBody, session, signal: loopSignal, log, schema: v5DatafeedSchema }),
     );
-    log.info({ datafeedId: feed.id }, 'datafeed created');
+    log.info({ datafeedId: feed.id, includeInvisible: createBody.includeInvisible === true }, 'datafeed created');
     return feed.id;
   };
 
@@ -179,7 +191,7 @@ function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscri
         if (!(err instanceof HttpError && err.status === 400) || recreations + 1 >= maxRecreations) throw err;
         options.onError?.('400');
         log.warn(
-          { status: 400, datafeedId: id, err },
+          { status: 400, traceId: err.traceId, datafeedId: id, err },
           'datafeed is gone or the ackId was refused: recreating it; events sent before the new feed exists may be lost',
         );
         // A fresh feed refused at once again: back off instead of spinning on delete/create.

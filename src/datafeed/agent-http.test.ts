@@ -2,8 +2,8 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { isChorusError } from '../errors.ts';
-import { createAgentHttp, HttpError, type AuthSession, type SessionTokens } from './agent-http.ts';
-import { startLoopback, until, type Loopback, type Reply } from './loopback.test-support.ts';
+import { createAgentHttp, HttpError, type AuthSession, type ReauthenticationOutcome, type SessionTokens } from './agent-http.ts';
+import { captureLog, startLoopback, until, type Loopback, type Recorded, type Reply } from './loopback.test-support.ts';
 
 const okSchema = z.object({ ok: z.boolean() });
 let server: Loopback | undefined;
@@ -27,6 +27,11 @@ async function failure(promise: Promise<unknown>): Promise<HttpError> {
   );
   expect(err).toBeInstanceOf(HttpError);
   return err as HttpError;
+}
+
+/** The `X-Trace-Id` header a request arrived with. */
+function traceIdOf(req: Recorded | undefined): unknown {
+  return req?.headers['x-trace-id'];
 }
 
 /** A session whose n-th authentication yields tokens `S<n>`/`K<n>`. */
@@ -101,7 +106,7 @@ describe('createAgentHttp', () => {
     const { url } = await serve((n) => replies[n] ?? { status: 500 });
     const server5xx = await failure(http.request({ method: 'GET', url: `${url}/agent/v5/datafeeds` }));
     expect([server5xx.code, server5xx.status]).toEqual(['CHORUS_ERR_HTTP_SERVER', 503]);
-    expect(server5xx.message).toBe('GET /agent/v5/datafeeds: HTTP 503');
+    expect(server5xx.message).toBe(`GET /agent/v5/datafeeds (X-Trace-Id ${String(server5xx.traceId)}): HTTP 503`);
     const rejected = await failure(http.request({ method: 'GET', url }));
     expect([rejected.code, rejected.status]).toEqual(['CHORUS_ERR_HTTP_REJECTED', 403]);
     expect(rejected.message).toContain('lacks the required entitlement');
@@ -128,6 +133,79 @@ describe('createAgentHttp', () => {
     const refused = await failure(http.request({ method: 'GET', url: `http://127.0.0.1:${port}/` }));
     expect(refused.code).toBe('CHORUS_ERR_HTTP_NETWORK');
     expect(refused.message).toContain('ECONNREFUSED');
+  });
+
+  it('sends a fresh X-Trace-Id of 6 alphanumerics with every request, the resend after a 401 included', async () => {
+    const { url, requests } = await serve((n) => (n === 0 ? { status: 401 } : { status: 200, json: { ok: true } }));
+    await http.request({ method: 'GET', url, session: countingSession(), schema: okSchema });
+    for (let i = 0; i < 48; i += 1) await http.request({ method: 'POST', url, json: {} });
+    const ids = requests.map(traceIdOf);
+    expect(ids).toHaveLength(50);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9]{6}$/);
+    expect(new Set(ids).size).toBe(50); // 62^6 values: a repeat among 50 has a chance of ~2e-8
+  });
+
+  it('names the X-Trace-Id of a failed call in its HttpError (field and message) for every kind of failure', async () => {
+    const replies: Reply[] = [
+      { status: 503 },
+      { status: 429, headers: { 'retry-after': '1' } },
+      { status: 404, json: { code: 404, message: 'Not found' } },
+      { status: 200, text: 'not json' },
+      'destroy',
+    ];
+    const { url, requests } = await serve((n) => replies[n] ?? { status: 500 });
+    const errors: HttpError[] = [];
+    for (const schema of [undefined, undefined, undefined, okSchema, undefined]) {
+      errors.push(await failure(http.request({ method: 'GET', url: `${url}/pod/v1/x?tag=t`, ...(schema === undefined ? {} : { schema }) })));
+    }
+    expect(errors.map((err) => err.code)).toEqual([
+      'CHORUS_ERR_HTTP_SERVER',
+      'CHORUS_ERR_HTTP_THROTTLED',
+      'CHORUS_ERR_HTTP_REJECTED',
+      'CHORUS_ERR_HTTP_RESPONSE_INVALID',
+      'CHORUS_ERR_HTTP_NETWORK',
+    ]);
+    errors.forEach((err, i) => {
+      const sent = traceIdOf(requests[i]);
+      expect(sent).toMatch(/^[A-Za-z0-9]{6}$/);
+      expect(err.traceId).toBe(sent);
+      expect(err.message).toContain(`GET /pod/v1/x (X-Trace-Id ${String(sent)}): `);
+    });
+  });
+
+  it('logs the refused call\'s X-Trace-Id when a 401 makes it re-authenticate, and throws with the resend\'s', async () => {
+    const { url, requests } = await serve(() => ({ status: 401, json: { code: 401, message: 'Invalid session' } }));
+    const capture = captureLog();
+    const err = await failure(http.request({ method: 'GET', url: `${url}/agent/v5/datafeeds`, session: countingSession(), log: capture.log }));
+    const [refused, resent] = requests.map(traceIdOf);
+    expect(refused).not.toBe(resent);
+    const line = capture.lines().find((l) => l['msg'] === 'session refused, re-authenticating');
+    expect(line).toMatchObject({ status: 401, method: 'GET', path: '/agent/v5/datafeeds', traceId: refused });
+    expect(err.traceId).toBe(resent);
+    expect(err.message).toBe(`GET /agent/v5/datafeeds (X-Trace-Id ${String(resent)}): HTTP 401 (Invalid session)`);
+  });
+
+  it('reports each re-authentication after a 401 to onReauthentication: ok when it gave tokens, failed when it threw', async () => {
+    const outcomes: ReauthenticationOutcome[] = [];
+    const counted = createAgentHttp({ onReauthentication: (outcome) => outcomes.push(outcome) });
+    const replies: Reply[] = [{ status: 401 }, { status: 200, json: { ok: true } }, { status: 401 }, { status: 401 }, { status: 503 }, { status: 401 }];
+    const { url } = await serve((n) => replies[n] ?? { status: 500 });
+    const refused = new Error('authentication refused');
+    const broken: AuthSession = { tokens: async () => ({ sessionToken: 'S', keyManagerToken: 'K' }), refresh: () => Promise.reject(refused) };
+    try {
+      await expect(counted.request({ method: 'GET', url, session: countingSession(), schema: okSchema })).resolves.toEqual({ ok: true });
+      expect(outcomes).toEqual(['ok']);
+      // Refused again after re-authenticating: counted once (the session did re-authenticate), not retried further.
+      expect((await failure(counted.request({ method: 'GET', url, session: countingSession() }))).status).toBe(401);
+      expect(outcomes).toEqual(['ok', 'ok']);
+      // A failure other than 401 re-authenticates nothing.
+      expect((await failure(counted.request({ method: 'GET', url, session: broken }))).status).toBe(503);
+      expect(outcomes).toEqual(['ok', 'ok']);
+      await expect(counted.request({ method: 'GET', url, session: broken })).rejects.toBe(refused);
+      expect(outcomes).toEqual(['ok', 'ok', 'failed']);
+    } finally {
+      await counted.close();
+    }
   });
 
   it('rejects with the abort reason, not a ChorusError, when the caller aborts', async () => {

@@ -6,13 +6,19 @@
  * {@link AgentHttp.request}); 429 CHORUS_ERR_HTTP_THROTTLED (+ `retryAfterMs`); 5xx CHORUS_ERR_HTTP_SERVER;
  * any other status CHORUS_ERR_HTTP_REJECTED; no response (refused, reset, dropped, timeouts)
  * CHORUS_ERR_HTTP_NETWORK. The three transient ones are retried by the callers, not here.
+ *
+ * Every request carries a fresh `X-Trace-Id` (6 alphanumerics, see `createTraceId`), which Symphony prints in
+ * its server logs (reference §3.3; BDK Java sends it too). A failed call names it in its HttpError (`traceId`,
+ * and the message: `GET /agent/v5/datafeeds (X-Trace-Id q3ZfK8): HTTP 503`) so it can be quoted to support.
  */
 import type { Logger } from 'pino';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import type { z } from 'zod';
 import { ChorusError, type ErrorCode } from '../errors.ts';
 import { toMultipartBody } from './multipart-form.ts';
 import { toRetryAfterMs } from './retry-after.ts';
+import { createTraceId } from './trace-id.ts';
+import { exchange } from './undici-exchange.ts';
 
 /** The two tokens of an authenticated Symphony session (reference §3.4). */
 export type SessionTokens = { readonly sessionToken: string; readonly keyManagerToken: string };
@@ -26,20 +32,26 @@ export type AuthSession = {
   refresh(stale: SessionTokens): Promise<SessionTokens>;
 };
 
-/** A failed HTTP call: `status` when a response arrived, `retryAfterMs` for a 429 that sent `Retry-After`. */
+/**
+ * A failed HTTP call: `status` when a response arrived, `retryAfterMs` for a 429 that sent `Retry-After`,
+ * `traceId` the `X-Trace-Id` the request was sent with (also in the message; pino's error serializer logs it
+ * as `err.traceId`). Quote it to Symphony support to find the call in their logs.
+ */
 export class HttpError extends ChorusError {
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly traceId: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    details: { status?: number; retryAfterMs?: number | undefined; cause?: unknown } = {},
+    details: { status?: number; retryAfterMs?: number | undefined; traceId?: string; cause?: unknown } = {},
   ) {
     super(code, message, { cause: details.cause });
     this.name = 'HttpError';
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
+    this.traceId = details.traceId;
   }
 }
 
@@ -63,7 +75,7 @@ export type HttpCall = {
   readonly timeoutMs?: number;
   /** Aborts the call; the promise then rejects with the signal's reason, not a ChorusError. */
   readonly signal?: AbortSignal;
-  /** Where the 401 recovery is logged (info, with status and path; never a token). */
+  /** Where the 401 recovery is logged (info, with status, method, path and the refused call's traceId; never a token). */
   readonly log?: Logger;
 };
 
@@ -73,7 +85,8 @@ export type AgentHttp = {
    * Sends `call` and resolves with the response body parsed as JSON and validated by `schema` (an empty
    * body parses as `undefined`); without a schema the body is read and dropped. With a `session`, a 401
    * makes the session re-authenticate (`refresh` with the tokens the call used) and the call is sent once
-   * more (reference §3.4: "keep using the same token until you receive a HTTP 401").
+   * more (reference §3.4: "keep using the same token until you receive a HTTP 401"), with a new
+   * `X-Trace-Id`: each request sent has its own.
    *
    * @throws HttpError with the codes of the module comment; CHORUS_ERR_HTTP_RESPONSE_INVALID when a 2xx
    *   body is not JSON or fails `schema`; whatever `session` throws (e.g. CHORUS_ERR_AUTH_FAILED).
@@ -84,27 +97,42 @@ export type AgentHttp = {
   close(): Promise<void>;
 };
 
+/** How a re-authentication after a 401 went: `ok` (new tokens, the call is sent again) or `failed` (it threw). */
+export type ReauthenticationOutcome = 'ok' | 'failed';
+
 /** Options of {@link createAgentHttp}. */
 export type AgentHttpOptions = {
   /** Time allowed to open a connection (TCP + TLS). Default: 10_000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Told of every call refused with 401 that made its session re-authenticate, once the re-authentication
+   * settled (see {@link AgentHttp.request}). Several calls refused together share one authentication
+   * (`createSymphonySession` is single flight) but are each reported. For metrics: called synchronously on
+   * the request path, it must be cheap and must not throw. Default: none.
+   */
+  readonly onReauthentication?: (outcome: ReauthenticationOutcome) => void;
 };
 
 /** undici error codes of calls that are wrong, not unlucky: rethrown as they are, never retried. */
 const PROGRAMMING_ERRORS: ReadonlySet<string> = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_URL']);
 
 /**
- * Creates the HTTP layer. Connections are kept alive and shared by every call to the same origin.
+ * Creates the HTTP layer. Connections are kept alive and shared by every call to the same origin. Every
+ * request carries the headers `accept: application/json`, `X-Trace-Id` (fresh per request), the session's
+ * tokens when the call has a session, and `content-type` when it has a body.
  *
  * @example
- * const http = createAgentHttp();
+ * const http = createAgentHttp({ onReauthentication: (outcome) => reauthentications.inc({ outcome }) });
  * const feeds = await http.request({ method: 'GET', url: `${agentUrl}/agent/v5/datafeeds`, session, schema });
  */
 export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
   const dispatcher = new Agent({ connect: { timeout: options.connectTimeoutMs ?? 10_000 } });
 
+  const { onReauthentication } = options;
+
   async function once(call: HttpCall, tokens: SessionTokens | undefined, schema: z.ZodType | undefined) {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const traceId = createTraceId();
+    const headers: Record<string, string> = { accept: 'application/json', 'X-Trace-Id': traceId };
     if (tokens !== undefined) {
       headers['sessionToken'] = tokens.sessionToken;
       if (call.withKeyManagerToken !== false) headers['keyManagerToken'] = tokens.keyManagerToken;
@@ -119,7 +147,8 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       body = multipart.body;
     }
     const timeoutMs = call.timeoutMs ?? 30_000;
-    const where = (): string => `${call.method} ${pathOf(call.url)}`; // for failures only: parses the URL
+    // For failures only: parses the URL.
+    const where = (): string => `${call.method} ${pathOf(call.url)} (X-Trace-Id ${traceId})`;
     let status: number;
     let text: string;
     let retryAfter: string | string[] | undefined;
@@ -130,7 +159,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       text = response.text;
     } catch (err) {
       if (call.signal?.aborted === true || PROGRAMMING_ERRORS.has(codeOf(err))) throw err;
-      throw new HttpError('CHORUS_ERR_HTTP_NETWORK', `${where()}: no response (${codeOf(err)})`, { cause: err });
+      throw new HttpError('CHORUS_ERR_HTTP_NETWORK', `${where()}: no response (${codeOf(err)})`, { traceId, cause: err });
     }
 
     if (status >= 200 && status < 300) {
@@ -141,6 +170,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       } catch (err) {
         throw new HttpError('CHORUS_ERR_HTTP_RESPONSE_INVALID', `${where()}: HTTP ${status} body is not JSON`, {
           status,
+          traceId,
           cause: err,
         });
       }
@@ -151,7 +181,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
         throw new HttpError(
           'CHORUS_ERR_HTTP_RESPONSE_INVALID',
           `${where()}: HTTP ${status} response: ${at}: ${issue?.message ?? 'invalid'}`,
-          { status, cause: parsed.error },
+          { status, traceId, cause: parsed.error },
         );
       }
       return parsed.data;
@@ -159,12 +189,12 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
 
     const reason = serverMessage(text);
     const message = `${where()}: HTTP ${status}${reason === undefined ? '' : ` (${reason})`}`;
-    if (status === 401) throw new HttpError('CHORUS_ERR_HTTP_UNAUTHORIZED', message, { status });
+    if (status === 401) throw new HttpError('CHORUS_ERR_HTTP_UNAUTHORIZED', message, { status, traceId });
     if (status === 429) {
-      throw new HttpError('CHORUS_ERR_HTTP_THROTTLED', message, { status, retryAfterMs: toRetryAfterMs(retryAfter) });
+      throw new HttpError('CHORUS_ERR_HTTP_THROTTLED', message, { status, traceId, retryAfterMs: toRetryAfterMs(retryAfter) });
     }
-    if (status >= 500) throw new HttpError('CHORUS_ERR_HTTP_SERVER', message, { status });
-    throw new HttpError('CHORUS_ERR_HTTP_REJECTED', message, { status });
+    if (status >= 500) throw new HttpError('CHORUS_ERR_HTTP_SERVER', message, { status, traceId });
+    throw new HttpError('CHORUS_ERR_HTTP_REJECTED', message, { status, traceId });
   }
 
   async function send(call: HttpCall & { readonly schema?: z.ZodType }): Promise<unknown> {
@@ -175,8 +205,15 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
       return await once(call, tokens, schema);
     } catch (err) {
       if (!(err instanceof HttpError && err.status === 401)) throw err;
-      call.log?.info({ status: 401, method: call.method, path: pathOf(call.url) }, 'session refused, re-authenticating');
-      const fresh = await session.refresh(tokens);
+      call.log?.info({ status: 401, method: call.method, path: pathOf(call.url), traceId: err.traceId }, 'session refused, re-authenticating');
+      let fresh: SessionTokens;
+      try {
+        fresh = await session.refresh(tokens);
+      } catch (refreshErr) {
+        onReauthentication?.('failed');
+        throw refreshErr;
+      }
+      onReauthentication?.('ok');
       return once(call, fresh, schema);
     }
   }
@@ -185,58 +222,6 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
     request: send as AgentHttp['request'],
     close: () => dispatcher.close(),
   };
-}
-
-/** A response read whole: status, headers (lower-case names) and the body as UTF-8 text. */
-type Exchanged = { readonly status: number; readonly headers: Readonly<Record<string, string | string[] | undefined>>; readonly text: string };
-
-/** `scheme://authority` and the rest of an absolute URL (the path, `/` when empty, with its query). */
-const ORIGIN = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]+)(.*)$/i;
-
-/**
- * One request through `dispatcher.dispatch` (undici's low-level API, stable within a major version): the body
- * is collected from the handler's chunks, without the Readable stream `request()` makes for each response,
- * which costs about as much as the rest of a small exchange. Rejects with undici's errors (and their codes) as
- * `request()` does, and with the signal's reason when `call.signal` aborts.
- */
-function exchange(dispatcher: Dispatcher, call: HttpCall, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Exchanged> {
-  const parts = ORIGIN.exec(call.url);
-  if (parts === null) return Promise.reject(Object.assign(new TypeError(`Invalid URL: ${call.url}`), { code: 'ERR_INVALID_URL' }));
-  const { signal } = call;
-  if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
-  return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    const onAbort = (): void => controller?.abort(signal?.reason as Error);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => signal?.removeEventListener('abort', onAbort);
-    let status = 0;
-    let responseHeaders: Exchanged['headers'] = {};
-    const chunks: Buffer[] = [];
-    dispatcher.dispatch(
-      { origin: parts[1] as string, path: parts[2] || '/', method: call.method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
-      {
-        onRequestStart(started) {
-          controller = started;
-          if (signal?.aborted === true) started.abort(signal.reason as Error);
-        },
-        onResponseStart(_controller, statusCode, received) {
-          status = statusCode;
-          responseHeaders = received;
-        },
-        onResponseData(_controller, chunk) {
-          chunks.push(chunk);
-        },
-        onResponseEnd() {
-          done();
-          resolve({ status, headers: responseHeaders, text: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') });
-        },
-        onResponseError(_controller, err) {
-          done();
-          reject(err);
-        },
-      },
-    );
-  });
 }
 
 /**
