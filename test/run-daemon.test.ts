@@ -4,8 +4,6 @@
  * the daemon sends (the datafeed create body, `X-Trace-Id`) and what it counts on `/metrics`.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,21 +14,12 @@ import { runDaemon, type Daemon } from '../src/daemon/run-daemon.ts';
 import { isChorusError } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { createEmbeddedPod, type EmbeddedPod } from '../src/pod/create-embedded-pod.ts';
+import { eventually } from './support/chorus-child.ts';
+import { startRecordingProxy, type Exchange, type RecordingProxy } from './support/recording-proxy.ts';
 
 const BOT = { userId: '7000000000001', username: 'chorus-bot', displayName: 'Chorus Bot' };
 const ALICE = { userId: '7000000000101', username: 'alice', displayName: 'Alice Ng' };
 const TRACE_ID = /^[A-Za-z0-9]{6}$/;
-
-/** An exchange as the proxy saw it. */
-type Exchange = { method: string; path: string; headers: IncomingHttpHeaders; body: string; status: number | undefined };
-
-type Proxy = {
-  readonly url: string;
-  readonly exchanges: Exchange[];
-  /** When true, `POST …/pubkey/authenticate` is answered 401 without reaching the pod. */
-  refuseAuthentication: boolean;
-  close(): Promise<void>;
-};
 
 let tmp: string;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -44,59 +33,8 @@ afterEach(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
-}
-
-/** A proxy on 127.0.0.1 in front of `targetUrl` recording every exchange. */
-async function startProxy(targetUrl: string): Promise<Proxy> {
-  const exchanges: Exchange[] = [];
-  const server = createServer((req, res) => {
-    void (async () => {
-      const body = await readAll(req);
-      const exchange: Exchange = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: body.toString('utf8'), status: undefined };
-      exchanges.push(exchange);
-      if (proxy.refuseAuthentication && exchange.path.endsWith('/pubkey/authenticate')) {
-        exchange.status = 401;
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ code: 401, message: 'Invalid credentials' }));
-        return;
-      }
-      const upstream = request(new URL(exchange.path, targetUrl), { method: req.method, headers: req.headers });
-      res.on('close', () => upstream.destroy()); // an aborted long poll ends upstream too
-      upstream.on('error', () => res.destroy());
-      upstream.on('response', (answer) => {
-        void readAll(answer).then((answerBody) => {
-          exchange.status = answer.statusCode;
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(answerBody);
-        });
-      });
-      upstream.end(body);
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const proxy: Proxy = {
-    url: `http://127.0.0.1:${port}`,
-    exchanges,
-    refuseAuthentication: false,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return proxy;
-}
-
 /** The embedded pod (short long polls) with the bot and Alice in an IM, behind a recording proxy. */
-async function startPodBehindProxy(): Promise<{ pod: EmbeddedPod; proxy: Proxy; keyPath: string }> {
+async function startPodBehindProxy(): Promise<{ pod: EmbeddedPod; proxy: RecordingProxy; keyPath: string }> {
   const keysDir = join(tmp, 'keys');
   const pod = await createEmbeddedPod({
     keysDir,
@@ -105,7 +43,7 @@ async function startPodBehindProxy(): Promise<{ pod: EmbeddedPod; proxy: Proxy; 
     datafeed: { pollTimeoutMs: 200 },
   });
   cleanups.push(() => pod.close());
-  const proxy = await startProxy(pod.url);
+  const proxy = await startRecordingProxy(pod.url);
   cleanups.push(() => proxy.close());
   return { pod, proxy, keyPath: join(keysDir, 'chorus-bot.pem') };
 }
@@ -161,17 +99,6 @@ async function startDaemon(config: Config, log: ReturnType<typeof createLogger>)
   };
 }
 
-/** Polls `probe` every 10 ms until it returns a value; fails after 10 s naming `what`. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() - start > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** The value of a Prometheus sample `series` (name with labels), or undefined when absent. */
 function sampleOf(metrics: string, series: string): number | undefined {
   const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
@@ -184,7 +111,7 @@ async function metricsOf(daemon: Daemon): Promise<string> {
   return response.text();
 }
 
-const creates = (proxy: Proxy): Exchange[] => proxy.exchanges.filter((e) => e.method === 'POST' && e.path === '/agent/v5/datafeeds');
+const creates = (proxy: RecordingProxy): Exchange[] => proxy.exchanges.filter((e) => e.method === 'POST' && e.url === '/agent/v5/datafeeds');
 
 describe('runDaemon against a pod', () => {
   it('creates its feed with includeInvisible: true when datafeed.includeInvisible is set, every call with an X-Trace-Id', async () => {
@@ -193,7 +120,7 @@ describe('runDaemon against a pod', () => {
     await eventually('the bot reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     await daemon.stop();
 
-    expect(creates(proxy).map((e) => JSON.parse(e.body) as unknown)).toEqual([{ includeInvisible: true }]);
+    expect(creates(proxy).map((e) => JSON.parse(e.body.toString('utf8')) as unknown)).toEqual([{ includeInvisible: true }]);
     const ids = proxy.exchanges.map((e) => e.headers['x-trace-id']);
     expect(ids.length).toBeGreaterThanOrEqual(6); // 2 authentications, sessioninfo, list, create, read(s)
     for (const id of ids) expect(id).toMatch(TRACE_ID);
@@ -205,7 +132,7 @@ describe('runDaemon against a pod', () => {
     const daemon = await startDaemon(configAt(proxy.url, keyPath), captureLog().log);
     await eventually('the bot reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     await daemon.stop();
-    expect(creates(proxy).map((e) => JSON.parse(e.body) as unknown)).toEqual([{}]);
+    expect(creates(proxy).map((e) => JSON.parse(e.body.toString('utf8')) as unknown)).toEqual([{}]);
   });
 
   it('counts re-authentications after a 401 in chorus_reauthentications_total: ok, then failed when refused', async () => {
@@ -225,9 +152,9 @@ describe('runDaemon against a pod', () => {
       return value >= 1 ? value : undefined;
     });
     pod.setFaults({});
-    const authentications = (): number => proxy.exchanges.filter((e) => e.path === '/login/pubkey/authenticate').length;
+    const authentications = (): number => proxy.exchanges.filter((e) => e.url === '/login/pubkey/authenticate').length;
     expect(authentications()).toBeGreaterThanOrEqual(1 + counted);
-    const refusedIds = new Set(proxy.exchanges.filter((e) => e.status === 401).map((e) => e.headers['x-trace-id']));
+    const refusedIds = new Set(proxy.exchanges.filter((e) => e.response?.status === 401).map((e) => e.headers['x-trace-id']));
     const logged = capture.lines().filter((l) => l['msg'] === 'session refused, re-authenticating');
     expect(logged.length).toBeGreaterThanOrEqual(1);
     for (const line of logged) {
@@ -238,7 +165,10 @@ describe('runDaemon against a pod', () => {
     await eventually('the message read after the recovery', () => (pod.stats().acked > 0 ? true : undefined));
 
     // Now the pod refuses the next datafeed call and the login refuses the bot: a failed re-authentication.
-    proxy.refuseAuthentication = true;
+    proxy.onRequest = (exchange) =>
+      exchange.url.endsWith('/pubkey/authenticate')
+        ? { status: 401, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ code: 401, message: 'Invalid credentials' })) }
+        : undefined;
     pod.setFaults({ sessionExpiryRate: 1, only: ['datafeed'] });
     const err = await daemon.failed;
     expect(isChorusError(err, 'CHORUS_ERR_AUTH_FAILED')).toBe(true);
@@ -258,6 +188,6 @@ describe('recordCommand against a pod', () => {
     await eventually('the recorder reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     pod.postMessage('alice', 'im-alice', 'hello');
     expect(await recording).toBe(1);
-    expect(creates(proxy).map((e) => JSON.parse(e.body) as unknown)).toEqual([{ tag: 'chorus-record', includeInvisible: true }]);
+    expect(creates(proxy).map((e) => JSON.parse(e.body.toString('utf8')) as unknown)).toEqual([{ tag: 'chorus-record', includeInvisible: true }]);
   });
 });

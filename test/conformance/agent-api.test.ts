@@ -19,7 +19,7 @@ import type { DatafeedBatch } from '../../src/datafeed/datafeed-source.ts';
 import { createSymphonySession, type SymphonySession } from '../../src/datafeed/symphony-session.ts';
 import { createEmbeddedPod, type EmbeddedPod, type FaultOptions } from '../../src/pod/create-embedded-pod.ts';
 import { createAgentSender } from '../../src/reply/agent-sender.ts';
-import { startRecordingProxy, type Exchange, type RecordingProxy } from './recording-proxy.test-support.ts';
+import { startRecordingProxy, type Exchange, type RecordingProxy } from '../support/recording-proxy.ts';
 import { loadSymphonySpecs, type ExchangeCheck, type SymphonySpecs } from './symphony-openapi.test-support.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { OpenAPIBackend, ValidationContext, type Document, type Operation } from 'openapi-backend';
 import { convertObj } from 'swagger2openapi';
 import { parse as parseYaml } from 'yaml';
-import type { Exchange } from './recording-proxy.test-support.ts';
+import type { Exchange } from '../support/recording-proxy.ts';
 
 /** The verdict on one exchange. */
 export type ExchangeCheck = {
