@@ -27,6 +27,11 @@ export const ERROR_CODES = {
   CHORUS_ERR_STATE_UNAVAILABLE: 'per-event',
   /** A state update kept losing its compare-and-swap to other writers of the same key and gave up. */
   CHORUS_ERR_STATE_CONFLICT: 'per-event',
+  /**
+   * A reply was refused, not sent, because this instance no longer holds (or may no longer hold) the lease of
+   * its conversation in the durable inbox; the instance that holds it handles the event.
+   */
+  CHORUS_ERR_LEASE_LOST: 'requeue',
   /** A dialog function asked differently on replay than recorded (it depends on more than its answers); the dialog was ended. */
   CHORUS_ERR_DIALOG_REPLAY: 'per-event',
   /** A dialog function called `d.ask` with unusable `choices` (empty, a blank or a duplicate). */

@@ -82,12 +82,15 @@ export type EventPipeline = {
    * `invalid` outcome carrying the error (the caller dead-letters it); unknown types as `unsupported`.
    */
   classify(wire: unknown): Classified;
+  /** Where replies go: the options' `sender`. */
+  readonly sender: ReplySender;
   /**
-   * Hands a validated event to every listener, with `store` behind its state handles, and resolves with
-   * its outcome: `handled`, `requeued` or `failed` (failures logged with the event's context; the caller
-   * dead-letters or retries). Never rejects.
+   * Hands a validated event to every listener, with `store` behind its state handles and `sender` (default:
+   * the pipeline's; `runWithInbox` passes one fenced by the conversation's lease) behind `ctx.reply`, and
+   * resolves with its outcome: `handled`, `requeued` or `failed` (failures logged with the event's context;
+   * the caller dead-letters or retries). Never rejects.
    */
-  dispatch(event: ChorusEvent, store: ConversationStore): Promise<EventOutcome>;
+  dispatch(event: ChorusEvent, store: ConversationStore, sender?: ReplySender): Promise<EventOutcome>;
 };
 
 type BatchTracker = { pending: number; requeue: boolean; readonly batch: DatafeedBatch };
@@ -173,7 +176,9 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
       return { status: 'requeued', ...base, error: requeue.error as ChorusError };
     }
     for (const failure of failures) {
-      log.error({ ...base, streamId, listener: failure.listener, err: failure.error }, 'listener failed');
+      const fields = { ...base, streamId, listener: failure.listener, err: failure.error };
+      if (isChorusError(failure.error, 'CHORUS_ERR_LEASE_LOST')) log.warn(fields, 'listener stopped: conversation lease lost');
+      else log.error(fields, 'listener failed');
     }
     const first = failures[0] as ListenerFailure;
     const listeners = failures.map((failure) => failure.listener).join(', ');
@@ -186,8 +191,9 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
   const runDeps: ContextDeps = { ...deps, store: options.store };
 
   /** `dispatch`, but synchronous when every listener finished synchronously (for speed: no promise then). */
-  const dispatchNow = (event: ChorusEvent, store: ConversationStore): EventOutcome | Promise<EventOutcome> => {
-    const eventDeps: ContextDeps = store === options.store ? runDeps : { ...deps, store };
+  const dispatchNow = (event: ChorusEvent, store: ConversationStore, sender?: ReplySender): EventOutcome | Promise<EventOutcome> => {
+    const eventDeps: ContextDeps =
+      sender !== undefined ? { ...deps, store, sender } : store === options.store ? runDeps : { ...deps, store };
     const ctx: EventContext =
       event.type === 'MESSAGESENT'
         ? createMessageContext(event, eventDeps, router.route(event.message))
@@ -199,7 +205,8 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
   };
 
   // async: a throw (there should be none) becomes a rejection, as callers of a promise expect.
-  const dispatch = async (event: ChorusEvent, store: ConversationStore): Promise<EventOutcome> => dispatchNow(event, store);
+  const dispatch = async (event: ChorusEvent, store: ConversationStore, sender?: ReplySender): Promise<EventOutcome> =>
+    dispatchNow(event, store, sender);
 
   const deadLetter = (wire: unknown, error: ChorusError): void => {
     options.deadLetters.put({ wire, error, failedAt: Date.now() });
@@ -272,6 +279,7 @@ export async function createEventPipeline(options: EventPipelineOptions): Promis
 
   return {
     commands: router.entries,
+    sender: options.sender,
     classify,
     dispatch,
     run(source) {

@@ -13,7 +13,8 @@ import { createEventFactory } from '../testing/factories.ts';
 import { createMemoryDeadLetters } from './dead-letters.ts';
 import { createEventPipeline, type EventPipeline } from './event-pipeline.ts';
 import { defineListener } from './listener.ts';
-import { PARSED_EVENTS_MAX, runWithInbox } from './run-with-inbox.ts';
+import { PARSED_EVENTS_MAX } from './parsed-event-cache.ts';
+import { runWithInbox } from './run-with-inbox.ts';
 
 const botUserId = '7000000000001';
 const f = createEventFactory({ bot: { userId: botUserId, displayName: 'Chorus Bot' } });

@@ -8,13 +8,18 @@
  * at-least-once (an event in flight at a crash is handled again, and may reply again); duplicates are
  * dropped at append for the dedupe window, across restarts and across instances sharing the backend; an
  * event that fails `maxAttempts` times is dead-lettered; a stuck conversation holds one slot and delays no
- * other.
+ * other; an instance that lost a conversation's lease sends nothing more for it.
+ *
+ * Fencing (lease-fence.ts): replies go through a sender that refuses them (CHORUS_ERR_LEASE_LOST) once a
+ * renewal found the lease taken, or from a tenth of the lease before its local deadline (monotonic clock:
+ * last successful take or renewal issued + `leaseMs`). An entry whose handling ends so is neither failed nor
+ * completed but given up (warn) to the lease's holder, and this instance stops working the conversation.
  *
  * Cost per event: its share of the batch's append, then `complete`, which also reads the conversation's
  * next entry and gives the lease up after the last one; per conversation taken, `lease` and `next` (called
  * together). The leases held are renewed together. An event appended by this instance is handled from the
- * event parsed at append (kept in memory until handled, at most {@link PARSED_EVENTS_MAX}); one appended by
- * another instance, left by a previous run, or pushed out of that cache, is parsed again from its wire text.
+ * event parsed at append (parsed-event-cache.ts); one appended by another instance, left by a previous run,
+ * or pushed out of that cache, is parsed again from its wire text.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,17 +27,18 @@ import type { Logger } from 'pino';
 import { concatMap, defer, Observable, type Subscription } from 'rxjs';
 import type { DatafeedSource } from '../datafeed/datafeed-source.ts';
 import { ChorusError } from '../errors.ts';
-import type { ChorusEvent } from '../events/event.ts';
 import type { ConversationStore } from '../state/conversation-store.ts';
 import type { Inbox, InboxEntry, InboxItem, StateChange } from '../state/inbox.ts';
 import { createUnitOfWork } from '../state/unit-of-work.ts';
 import type { Classified, EventOutcome, EventPipeline } from './event-pipeline.ts';
-
-/** Events parsed at append and kept for their handling, at most (the oldest go first; they are parsed again). */
-export const PARSED_EVENTS_MAX = 4_096;
+import { createFencedSender, LeaseFence, startLeaseRenewer } from './lease-fence.ts';
+import { createParsedEventCache } from './parsed-event-cache.ts';
 
 /** A handled entry: its outcome and the conversation's next entry. */
 type Handled = { readonly outcome: EventOutcome; readonly next: InboxEntry | undefined };
+
+/** A conversation being worked: `dirty` once events were appended for it meanwhile; the fence of its lease. */
+type Worked = { dirty: boolean; fence?: LeaseFence };
 
 /** What {@link runWithInbox} needs. */
 export type InboxRunOptions = {
@@ -48,7 +54,7 @@ export type InboxRunOptions = {
   readonly concurrency?: number;
   /** Attempts before an event is dead-lettered. Default: 3. */
   readonly maxAttempts?: number;
-  /** Lease of a conversation, renewed every third of it while worked, ms. Default: 30_000. */
+  /** Lease of a conversation, renewed every third of it while worked (replies fenced by it), ms. Default: 30_000. */
   readonly leaseMs?: number;
   /** How often conversations with queued events are looked for (left by other instances), ms. Default: 1_000. */
   readonly sweepIntervalMs?: number;
@@ -65,7 +71,7 @@ export type InboxRunOptions = {
  * Runs the pipeline in durable mode. Unfinished inbox events (left by a crash) are handled before the first
  * datafeed read. Emits one outcome per handled, failed (dead-lettered), invalid or skipped event; completes
  * when the source completes and the local work is done. Unsubscribing stops at once (events in flight stay
- * in the inbox and are handled again later).
+ * in the inbox and are handled again later; their replies are refused from then on).
  *
  * @throws ChorusError (as the Observable's error) when the inbox fails, e.g. CHORUS_ERR_STATE_UNAVAILABLE.
  */
@@ -79,11 +85,10 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
   const log = options.log.child({ component: 'inbox', owner });
 
   return new Observable<EventOutcome>((subscriber) => {
-    const active = new Map<string, { dirty: boolean }>();
+    const active = new Map<string, Worked>();
     const waiting = new Set<string>(); // insertion order = FIFO
-    const leased = new Set<string>(); // the leases this instance holds, renewed together
-    // Events parsed at append, by dedupe key, until handled (insertion order = eviction order).
-    const parsed = new Map<string, { readonly wire: string; readonly event: ChorusEvent }>();
+    const leased = new Map<string, LeaseFence>(); // the leases this instance holds, renewed together
+    const parsed = createParsedEventCache();
     let idle: (() => void) | undefined;
     let sourceDone = false;
     let closed = false;
@@ -111,50 +116,59 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
 
     /** The event of an entry: the one parsed at append when cached (same wire text), else parsed from the wire. */
     const classifyEntry = (entry: InboxEntry): Classified => {
-      const cached = parsed.get(entry.dedupeKey);
-      if (cached !== undefined) {
-        parsed.delete(entry.dedupeKey);
-        if (cached.wire === entry.wire) return { kind: 'event', event: cached.event };
-      }
-      return pipeline.classify(JSON.parse(entry.wire) as unknown);
-    };
-    const remember = (dedupeKey: string, wire: string, event: ChorusEvent): void => {
-      parsed.delete(dedupeKey); // a redelivery goes to the end
-      parsed.set(dedupeKey, { wire, event });
-      if (parsed.size > PARSED_EVENTS_MAX) parsed.delete(parsed.keys().next().value as string);
+      const event = parsed.take(entry.dedupeKey, entry.wire);
+      return event !== undefined ? { kind: 'event', event } : pipeline.classify(JSON.parse(entry.wire) as unknown);
     };
 
     /**
      * Completes an entry: the conversation's next entry, or undefined (the lease given up with the last one,
      * or lost). Not renewed meanwhile: a renewal landing after the lease was given up would take it again.
      */
-    const complete = async (entry: InboxEntry, outcome: EventOutcome, changes: readonly StateChange[]): Promise<Handled | undefined> => {
+    const complete = async (entry: InboxEntry, fence: LeaseFence, outcome: EventOutcome, changes: readonly StateChange[]): Promise<Handled | undefined> => {
       leased.delete(entry.conversationId);
       const completion = await inbox.complete(entry, owner, changes);
       if (!completion.completed) {
+        fence.close('lost');
         log.warn({ conversationId: entry.conversationId, seq: entry.seq }, 'conversation lease lost: another instance has it');
         return undefined;
       }
-      if (completion.next !== undefined) leased.add(entry.conversationId);
+      if (completion.next === undefined) fence.close('released');
+      else leased.set(entry.conversationId, fence);
       return { outcome, next: completion.next };
+    };
+
+    /** Gives an entry up, neither failed nor completed, its fence being closed: the lease's holder handles it. */
+    const giveUp = (entry: InboxEntry, fence: LeaseFence): undefined => {
+      const fields = { conversationId: entry.conversationId, seq: entry.seq, lease: fence.state() };
+      if (!closed) log.warn(fields, 'conversation lease lost while handling an event: left to the instance that holds it');
+      return undefined;
     };
 
     /**
      * Handles one entry until it is completed or dead-lettered: its outcome and the conversation's next entry;
-     * undefined when the lease was lost. `state.dirty` is cleared before the next entry is read.
+     * undefined when the lease was lost (its fence found closed before or after an attempt: the entry is then
+     * neither failed nor completed). Replies go through a sender fenced by the lease until the entry is
+     * completed, and pass after that (a listener's late reply, e.g. from a timer, duplicates nothing: no
+     * other instance handles a completed event). `state.dirty` is cleared before the next read.
      */
-    const handleEntry = async (entry: InboxEntry, state: { dirty: boolean }): Promise<Handled | undefined> => {
+    const handleEntry = async (entry: InboxEntry, state: Worked, fence: LeaseFence): Promise<Handled | undefined> => {
+      let completed = false;
+      const sender = createFencedSender(pipeline.sender, fence, () => completed);
       const classified = classifyEntry(entry);
       if (classified.kind === 'outcome') {
         state.dirty = false;
-        return complete(entry, classified.outcome, []);
+        return complete(entry, fence, classified.outcome, []);
       }
       for (let attempt = entry.attempts + 1; ; attempt += 1) {
+        if (!fence.isOpen()) return giveUp(entry, fence);
         const work = createUnitOfWork(store);
-        const outcome = await pipeline.dispatch(classified.event, work);
+        const outcome = await pipeline.dispatch(classified.event, work, sender);
+        if (!fence.isOpen()) return giveUp(entry, fence);
         if (outcome.status === 'handled') {
           state.dirty = false;
-          return complete(entry, outcome, work.changes());
+          const handled = await complete(entry, fence, outcome, work.changes());
+          completed = handled !== undefined;
+          return handled;
         }
         const error = outcome.error ?? new ChorusError('CHORUS_ERR_LISTENER_FAILED', `event ${outcome.eventId ?? ''} failed`);
         if ((await inbox.fail(entry, { code: error.code, message: error.message }, maxAttempts)) === 'dead-lettered') {
@@ -168,22 +182,28 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       }
     };
 
-    const work = async (conversationId: string, state: { dirty: boolean }): Promise<void> => {
+    const work = async (conversationId: string, state: Worked): Promise<void> => {
       state.dirty = false;
+      const takenAt = performance.now(); // the lease starts no earlier than its call (LeaseFence)
       // Called together: one round trip (or group commit); the entry read is used only under the lease.
       const [held, first] = await Promise.all([inbox.lease(conversationId, owner, leaseMs), inbox.next(conversationId)]);
       if (!held) return; // another instance works it
-      leased.add(conversationId);
+      const fence = new LeaseFence(conversationId, leaseMs, takenAt);
+      state.fence = fence;
+      leased.set(conversationId, fence);
       try {
         for (let entry = first; entry !== undefined && !closed && !stopping(); ) {
-          const handled = await handleEntry(entry, state);
+          const handled = await handleEntry(entry, state, fence);
           if (handled === undefined) break;
           if (!closed) subscriber.next(handled.outcome);
           entry = handled.next;
         }
       } finally {
-        // Still held when the loop stopped early (or found nothing): give it up.
-        if (leased.delete(conversationId)) await inbox.release(conversationId, owner);
+        leased.delete(conversationId);
+        // Maybe still ours (stopped early, found nothing, expired): let go. Not if completed, lost or stopped.
+        const lease = fence.state();
+        fence.close('released');
+        if (lease === 'held' || lease === 'expired') await inbox.release(conversationId, owner);
       }
     };
 
@@ -198,7 +218,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
         waiting.add(conversationId);
         return;
       }
-      const state = { dirty: false };
+      const state: Worked = { dirty: false };
       active.set(conversationId, state);
       work(conversationId, state)
         .catch(fail)
@@ -234,7 +254,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
           const { conversationId, dedupeKey } = classified.event;
           const text = JSON.stringify(wire);
           items.push({ conversationId, dedupeKey, wire: text });
-          remember(dedupeKey, text, classified.event);
+          parsed.remember(dedupeKey, text, classified.event);
           continue;
         }
         const { error } = classified.outcome;
@@ -248,9 +268,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     };
 
     const sweeper = setInterval(() => void sweep().catch(fail), options.sweepIntervalMs ?? 1_000);
-    const renewer = setInterval(() => {
-      for (const conversationId of leased) inbox.lease(conversationId, owner, leaseMs).catch(fail);
-    }, leaseMs / 3);
+    const stopRenewing = startLeaseRenewer({ inbox, owner, leaseMs, leased, log, fail });
     const start = async (): Promise<void> => {
       const backlog = new Promise<void>((resolve) => (idle = resolve));
       await sweep();
@@ -285,7 +303,8 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     return () => {
       closed = true;
       clearInterval(sweeper);
-      clearInterval(renewer); // a stopped instance lets its leases expire
+      stopRenewing(); // a stopped instance lets its leases expire, and sends nothing more
+      for (const state of active.values()) state.fence?.close('released');
       reading?.unsubscribe();
     };
   });

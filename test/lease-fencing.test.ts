@@ -1,0 +1,322 @@
+/**
+ * Fencing of replies by the conversation lease (runWithInbox, lease-fence.ts), with real inboxes (memory,
+ * and SQLite on a temp file with one connection per instance): an instance that lost a conversation's lease
+ * sends nothing more for it, neither fails nor completes the event, and leaves it to the lease's holder,
+ * which replies once; while the lease is held, replies go out as before.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subscription } from 'rxjs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createMemorySource } from '../src/datafeed/memory-source.ts';
+import { isChorusError } from '../src/errors.ts';
+import { createLogger } from '../src/logger.ts';
+import { createMemoryDeadLetters } from '../src/routing/dead-letters.ts';
+import { createEventPipeline, type EventOutcome } from '../src/routing/event-pipeline.ts';
+import { defineListener, type ListenerModule } from '../src/routing/listener.ts';
+import { runWithInbox } from '../src/routing/run-with-inbox.ts';
+import type { ConversationStore } from '../src/state/conversation-store.ts';
+import type { Inbox } from '../src/state/inbox.ts';
+import { createMemoryInbox } from '../src/state/memory-inbox.ts';
+import { createMemoryStore } from '../src/state/memory-store.ts';
+import { createSqliteInbox } from '../src/state/sqlite-inbox.ts';
+import { createSqliteStore } from '../src/state/sqlite-store.ts';
+import { createEventFactory } from '../src/testing/factories.ts';
+
+const botUserId = '7000000000001';
+const f = createEventFactory({ bot: { userId: botUserId, displayName: 'Chorus Bot' } });
+const alice = f.user({ displayName: 'Alice Ng' });
+// Long enough that a loaded machine's late timers do not let a renewal miss (sends stop 0.9 × this after one).
+const LEASE_MS = 600;
+/** Polls wait this long at most: the stall, or a loaded machine, holds their timers back. */
+const POLL = { timeout: 5_000 };
+const dir = mkdtempSync(join(tmpdir(), 'chorus-lease-fencing-'));
+
+// What a test started, let go after it even when it failed halfway (so it cannot disturb the next tests).
+const running: Subscription[] = [];
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const subscription of running.splice(0)) subscription.unsubscribe();
+  for (const close of closers.splice(0)) await close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Backend = { readonly inbox: Inbox; readonly store: ConversationStore };
+
+/**
+ * A backend: `open(clockSkewMs)` gives an instance its view of one shared inbox and store (the memory
+ * adapter: the same objects, the skew applied while `skewed` runs; SQLite: a connection of its own on one
+ * file, whose clock runs `clockSkewMs` ahead).
+ */
+type BackendKind = {
+  readonly name: string;
+  make(): { open(): Backend; skewed<T>(clockSkewMs: number, take: (backend: Backend) => T): T };
+};
+
+const backends: readonly BackendKind[] = [
+  {
+    name: 'memory inbox',
+    make() {
+      let skewMs = 0;
+      const store = createMemoryStore();
+      const backend = { store, inbox: createMemoryInbox({ store, now: () => Date.now() + skewMs }) };
+      return {
+        open: () => backend,
+        skewed(clockSkewMs, take) {
+          skewMs = clockSkewMs;
+          try {
+            return take(backend); // the memory inbox reads its clock synchronously, within the call
+          } finally {
+            skewMs = 0;
+          }
+        },
+      };
+    },
+  },
+  {
+    name: 'SQLite inbox',
+    make() {
+      const path = join(mkdtempSync(join(dir, 'db-')), 'state.db');
+      const open = (now?: () => number): Backend => {
+        const backend = { store: createSqliteStore({ path }), inbox: createSqliteInbox(now === undefined ? { path } : { path, now }) };
+        closers.push(async () => void (await Promise.all([backend.inbox.close(), backend.store.close()])));
+        return backend;
+      };
+      return { open: () => open(), skewed: (clockSkewMs, take) => take(open(() => Date.now() + clockSkewMs)) };
+    },
+  },
+];
+
+type Sent = { readonly owner: string; readonly eventId: string; readonly text: string };
+type LogLine = { readonly level: number; readonly msg: string; readonly owner?: string; readonly conversationId?: string };
+
+/** A log that keeps its lines (as parsed JSON). */
+function createLogCapture() {
+  const lines: LogLine[] = [];
+  const log = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } });
+  return { log, lines };
+}
+
+/** One runWithInbox instance named `owner`; its replies are recorded in `sent` under its name. */
+async function startInstance(options: {
+  owner: string;
+  listener: ListenerModule;
+  backend: Backend;
+  sent: Sent[];
+  events: unknown[];
+  log: ReturnType<typeof createLogger>;
+}) {
+  const pipeline = await createEventPipeline({
+    listeners: [options.listener],
+    bot: { userId: botUserId, displayName: 'Chorus Bot' },
+    store: options.backend.store,
+    sender: {
+      send: async (message) => void options.sent.push({ owner: options.owner, eventId: message.inReplyTo.eventId, text: message.message }),
+    },
+    deadLetters: createMemoryDeadLetters(),
+    log: options.log,
+  });
+  const stop = new AbortController();
+  const outcomes: EventOutcome[] = [];
+  const outcomes$ = runWithInbox({
+    pipeline,
+    source: createMemorySource(options.events.length === 0 ? [] : [{ events: options.events }]),
+    ...options.backend,
+    log: options.log,
+    owner: options.owner,
+    leaseMs: LEASE_MS,
+    sweepIntervalMs: 20,
+    retryDelayMs: 1,
+    stopSignal: stop.signal,
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    running.push(outcomes$.subscribe({ next: (outcome) => void outcomes.push(outcome), error: reject, complete: resolve }));
+  });
+  return { outcomes, done, stop: () => stop.abort() };
+}
+
+/** A promise and the function that resolves it. */
+function createGate(): { readonly promise: Promise<void>; open(): void } {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** Blocks the event loop for `ms`: nothing else of this process runs meanwhile (timers, I/O callbacks). */
+function stallEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy: a stall such as a long synchronous computation or a GC pause
+  }
+}
+
+describe.each(backends)('lease fencing ($name)', (kind) => {
+  it('lets an instance whose lease lapsed during a stall send nothing more: the instance that took over replies once', async () => {
+    const backend = kind.make();
+    const { log } = createLogCapture();
+    const sent: Sent[] = [];
+    const refusedA: unknown[] = [];
+    const gateA = createGate();
+    const gateB = createGate();
+    let startedA = false;
+    // A stalls its event loop past the lease (so its renewer cannot run: awaiting alone would not do, its
+    // renewals would keep the lease), then waits for the test before replying.
+    const listenerA = defineListener({
+      name: 'pinger',
+      setup: (bot) =>
+        bot.command('/ping', { requireMention: false }, async (ctx) => {
+          startedA = true;
+          stallEventLoop(LEASE_MS + 150);
+          await gateA.promise;
+          try {
+            await ctx.reply('pong from a');
+          } catch (err) {
+            refusedA.push(err);
+            throw err;
+          }
+        }),
+    });
+    // B replies at once, then holds the event (still queued, under B's lease) until the test lets it go.
+    const listenerB = defineListener({
+      name: 'pinger',
+      setup: (bot) =>
+        bot.command('/ping', { requireMention: false }, async (ctx) => {
+          await ctx.reply('pong from b');
+          await gateB.promise;
+        }),
+    });
+    const room = f.room();
+    const ping = f.message({ stream: room, from: alice, content: '/ping' });
+    const eventId = ping.id;
+
+    const a = await startInstance({ owner: 'a', listener: listenerA, backend: backend.open(), sent, events: [ping], log });
+    await expect.poll(() => startedA, POLL).toBe(true); // A has taken the lease, stalled past it, and waits on its gate
+    const b = await startInstance({ owner: 'b', listener: listenerB, backend: backend.open(), sent, events: [], log });
+    await expect.poll(() => sent.length, POLL).toBe(1); // B took the conversation over (its sweep) and replied
+    expect(sent[0]).toMatchObject({ owner: 'b', eventId });
+
+    gateA.open(); // A resumes and replies
+    await expect.poll(() => refusedA.length, POLL).toBe(1);
+    a.stop();
+    await a.done;
+    expect(isChorusError(refusedA[0], 'CHORUS_ERR_LEASE_LOST')).toBe(true);
+    expect(a.outcomes).toEqual([]); // A neither failed nor completed the event
+    const { inbox } = backend.open();
+    expect(await inbox.next(room.streamId)).toMatchObject({ attempts: 0 }); // still queued under B: no attempt counted for A
+
+    gateB.open();
+    b.stop();
+    await b.done;
+    expect(b.outcomes.map((outcome) => [outcome.status, outcome.eventId])).toEqual([['handled', eventId]]);
+    expect(sent).toEqual([{ owner: 'b', eventId, text: '<messageML>pong from b</messageML>' }]);
+    expect(await inbox.conversations()).toEqual([]);
+    expect(await inbox.deadLetters()).toEqual([]);
+  });
+
+  it('fences the next send once a renewal finds the lease taken by another owner', async () => {
+    const backend = kind.make();
+    const { log, lines } = createLogCapture();
+    const sent: Sent[] = [];
+    const refused: unknown[] = [];
+    const gate = createGate();
+    let started = false;
+    const listener = defineListener({
+      name: 'pinger',
+      setup: (bot) =>
+        bot.command('/ping', { requireMention: false }, async (ctx) => {
+          started = true;
+          await gate.promise;
+          try {
+            await ctx.reply('pong');
+          } catch (err) {
+            refused.push(err);
+            throw err;
+          }
+        }),
+    });
+    const room = f.room();
+    const ping = f.message({ stream: room, from: alice, content: '/ping' });
+    const a = await startInstance({ owner: 'a', listener, backend: backend.open(), sent, events: [ping], log });
+    await expect.poll(() => started, POLL).toBe(true);
+
+    // Owner b, whose clock sees A's lease expired, takes it (A's local deadline has not passed).
+    const taken = await backend.skewed(10 * LEASE_MS, ({ inbox }) => inbox.lease(room.streamId, 'b', 60_000));
+    expect(taken).toBe(true);
+    const lostAtRenewal = (line: LogLine) => line.msg === 'conversation lease lost at renewal: another instance has it';
+    await expect.poll(() => lines.filter(lostAtRenewal), POLL).toEqual([
+      expect.objectContaining({ level: 40, owner: 'a', conversationId: room.streamId }),
+    ]);
+
+    gate.open();
+    await expect.poll(() => refused.length, POLL).toBe(1);
+    a.stop();
+    await a.done;
+    expect(isChorusError(refused[0], 'CHORUS_ERR_LEASE_LOST')).toBe(true);
+    expect(sent).toEqual([]);
+    expect(a.outcomes).toEqual([]);
+    const { inbox } = backend.open();
+    expect(await inbox.next(room.streamId)).toMatchObject({ attempts: 0 });
+    expect(await inbox.deadLetters()).toEqual([]);
+
+    // b, the lease's holder, handles the event: one reply in all.
+    const b = await startInstance({ owner: 'b', listener, backend: backend.open(), sent, events: [], log });
+    await b.done;
+    expect(sent).toEqual([{ owner: 'b', eventId: ping.id, text: '<messageML>pong</messageML>' }]);
+    expect(await inbox.conversations()).toEqual([]);
+  });
+
+  it('keeps replying while renewals hold the lease, for a listener slower than the lease', async () => {
+    const backend = kind.make();
+    const { log, lines } = createLogCapture();
+    const sent: Sent[] = [];
+    const slow = defineListener({
+      name: 'slow',
+      setup: (bot) =>
+        bot.command('/ping', { requireMention: false }, async (ctx) => {
+          await ctx.reply('before');
+          await new Promise((resolve) => setTimeout(resolve, 1.5 * LEASE_MS)); // renewed meanwhile
+          await ctx.reply('after');
+        }),
+    });
+    const room = f.room();
+    const pings = [f.message({ stream: room, from: alice, content: '/ping' }), f.message({ stream: room, from: alice, content: '/ping' })];
+    const a = await startInstance({ owner: 'a', listener: slow, backend: backend.open(), sent, events: pings, log });
+    // Bounded: an event given up (its reply refused) would be handled again and again.
+    await expect.poll(() => a.outcomes.length, POLL).toBe(2);
+    await a.done;
+    expect(a.outcomes.map((outcome) => outcome.status)).toEqual(['handled', 'handled']);
+    expect(sent.map((message) => [message.eventId, message.text])).toEqual(
+      pings.flatMap((ping) => [
+        [ping.id, '<messageML>before</messageML>'],
+        [ping.id, '<messageML>after</messageML>'],
+      ]),
+    );
+    expect(lines).toEqual([]); // no lease warning
+  });
+
+  it("lets a reply made after the event was completed go out, once the lease is given up (a listener's timer)", async () => {
+    const backend = kind.make();
+    const { log, lines } = createLogCapture();
+    const sent: Sent[] = [];
+    const late: Promise<void>[] = [];
+    const listener = defineListener({
+      name: 'reminder',
+      setup: (bot) =>
+        bot.command('/ping', { requireMention: false }, (ctx) => {
+          // The handler returns at once; the reply comes later, after the event was completed and the
+          // conversation's lease given up (nobody handles a completed event again: no duplicate to fence).
+          late.push(new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS)).then(() => ctx.reply('later')));
+        }),
+    });
+    const room = f.room();
+    const ping = f.message({ stream: room, from: alice, content: '/ping' });
+    const a = await startInstance({ owner: 'a', listener, backend: backend.open(), sent, events: [ping], log });
+    await a.done;
+    expect(a.outcomes.map((outcome) => outcome.status)).toEqual(['handled']);
+    expect(await backend.open().inbox.conversations()).toEqual([]); // completed, lease given up
+    await Promise.all(late);
+    expect(sent).toEqual([{ owner: 'a', eventId: ping.id, text: '<messageML>later</messageML>' }]);
+    expect(lines).toEqual([]);
+  });
+});
