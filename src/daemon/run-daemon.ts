@@ -40,9 +40,9 @@ export type Daemon = {
 
 function countingSender(sender: ReplySender, metrics: DaemonMetrics): ReplySender {
   return {
-    send: async (message) => {
+    send: async (message, options) => {
       try {
-        await sender.send(message);
+        await sender.send(message, options);
         metrics.repliesSent.inc();
       } catch (err) {
         metrics.repliesFailed.inc();

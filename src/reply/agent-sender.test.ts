@@ -176,6 +176,45 @@ describe('createAgentSender', () => {
     }
   });
 
+  it('asks the send\'s fence before every try: a refusal after a retry\'s backoff, or while queued, ends it as is', async () => {
+    const refusal = new Error('fenced');
+    let open = true;
+    const fence = (): Error | undefined => (open ? undefined : refusal);
+    // Closed during the backoff of a 503: the retry is not sent.
+    const t = await start(() => ({ status: 503 }), {
+      sleep: async (ms) => {
+        t.sleeps.push(ms);
+        open = false;
+      },
+    });
+    const err = await t.sender.send(message('s1', 'hi'), { fence }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBe(refusal);
+    expect(t.arrivals).toHaveLength(1);
+    expect(t.sleeps).toHaveLength(1);
+    expect(t.capture.lines().filter((l) => l['level'] === 50)).toEqual([]); // a refusal is no failure of the sender
+    expect(t.capture.lines().some((l) => l['msg'] === 'reply not sent: refused by its fence' && l['level'] === 40)).toBe(true);
+    await server?.close();
+
+    // Closed while queued behind another message to the stream: nothing of it is sent.
+    open = true;
+    const held = gate();
+    const q = await start(async (arrival) => {
+      if (arrival.message.includes('first')) await held.promise;
+      return ok;
+    });
+    const first = q.sender.send(message('s1', 'first'), { fence });
+    const second = q.sender.send(message('s1', 'second'), { fence });
+    await until(() => q.arrivals.length === 1);
+    open = false;
+    held.open();
+    await first;
+    await expect(second).rejects.toBe(refusal);
+    expect(q.arrivals.map((a) => a.message)).toEqual(['<messageML>first</messageML>']);
+  });
+
   it('sends one stream one message at a time, in order, without delaying another stream', async () => {
     const held = gate();
     const t = await start(async (arrival) => {

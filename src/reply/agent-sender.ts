@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ChorusError, isChorusError } from '../errors.ts';
 import { createAgentHttp, joinUrl, type AgentHttp, type AuthSession } from '../datafeed/agent-http.ts';
 import { realSleep, withRetry, type RetryOptions, type Sleep } from '../datafeed/with-retry.ts';
-import type { OutboundMessage, ReplySender } from './reply-sender.ts';
+import type { OutboundMessage, ReplySender, SendOptions } from './reply-sender.ts';
 
 /** Options of {@link createAgentSender}. */
 export type AgentSenderOptions = {
@@ -40,8 +40,9 @@ export type AgentSenderOptions = {
  * previous one was accepted or finally failed, plus `minIntervalMsPerStream`); other streams are never
  * delayed by it. Retries: 429 waits `Retry-After` (else backoff), 5xx and network errors back off with full
  * jitter, 401 re-authenticates the session once per try; at most `maxAttempts` tries. A retried network error
- * may post a message twice (the Agent API has no idempotency key). Logs carry the streamId and the event id,
- * never the message text.
+ * may post a message twice (the Agent API has no idempotency key). Each try first asks the send's `fence`
+ * (SendOptions): a refusal ends the send with that error, not retried. Logs carry the streamId and the event
+ * id, never the message text.
  *
  * @throws ChorusError CHORUS_ERR_REPLY_FAILED (the promise of `send` rejects; logged at error) when the
  *   message is refused (400 invalid MessageML, 403, 451 compliance…) or still fails after `maxAttempts`
@@ -72,14 +73,19 @@ export function createAgentSender(options: AgentSenderOptions): ReplySender {
   const streamsUrl = joinUrl(options.agentUrl, '/agent/v4/stream/');
   const timeoutMs = options.timeoutMs ?? 30_000;
 
-  const deliver = async (message: OutboundMessage): Promise<void> => {
+  const deliver = async (message: OutboundMessage, fence: SendOptions['fence']): Promise<void> => {
     const { streamId } = message;
     const fields = { streamId, eventId: message.inReplyTo.eventId };
     const url = `${streamsUrl}${encodeURIComponent(streamId)}/message/create`;
     const form = message.data === undefined ? { message: message.message } : { message: message.message, data: message.data };
+    let refusal: Error | undefined;
     try {
       await withRetry(
-        () => http.request({ method: 'POST', url, form, session, log, timeoutMs }),
+        () => {
+          refusal = fence?.();
+          if (refusal !== undefined) throw refusal;
+          return http.request({ method: 'POST', url, form, session, log, timeoutMs });
+        },
         {
           retry: { ...options.retry, maxAttempts },
           sleep,
@@ -89,6 +95,10 @@ export function createAgentSender(options: AgentSenderOptions): ReplySender {
         },
       );
     } catch (err) {
+      if (err === refusal) {
+        log.warn({ ...fields, err }, 'reply not sent: refused by its fence');
+        throw err;
+      }
       log.error({ ...fields, err }, 'reply not sent');
       const reason = isChorusError(err) ? err.message : String(err);
       throw new ChorusError('CHORUS_ERR_REPLY_FAILED', `reply to stream ${streamId} not sent: ${reason}`, { cause: err });
@@ -96,9 +106,9 @@ export function createAgentSender(options: AgentSenderOptions): ReplySender {
   };
 
   return {
-    send(message) {
+    send(message, sendOptions) {
       const previous = queues.get(message.streamId) ?? Promise.resolve();
-      const sent = previous.then(() => deliver(message));
+      const sent = previous.then(() => deliver(message, sendOptions?.fence));
       const tail = sent
         .catch(() => undefined)
         .then(() => (minIntervalMs > 0 ? sleep(minIntervalMs, never) : undefined))

@@ -74,6 +74,20 @@ describe('createFencedSender', () => {
     expect((refused as Error).message).toBe('reply to event e1 not sent: the lease of conversation c1 is expired');
     expect(sent).toEqual([message]);
   });
+
+  it("hands the sender the same check for each of its tries: passing while open or once the event is done, else the refusal", async () => {
+    const { clock, fence } = fenceAt0();
+    let done = false;
+    const checks: (() => Error | undefined)[] = [];
+    const sender = createFencedSender({ send: async (_m, options) => void checks.push(options?.fence ?? (() => new Error('no fence'))) }, fence, () => done);
+    await sender.send(message);
+    const [check] = checks;
+    expect(check?.()).toBeUndefined();
+    clock.t = 900; // the lease lapses while the sender waits (queue, pacing, a retry's backoff)
+    expect(isChorusError(check?.(), 'CHORUS_ERR_LEASE_LOST')).toBe(true);
+    done = true; // the event was completed meanwhile: its late try duplicates nothing
+    expect(check?.()).toBeUndefined();
+  });
 });
 
 describe('startLeaseRenewer', () => {

@@ -107,16 +107,21 @@ export class LeaseFence {
 }
 
 /**
- * A sender that checks `fence` before every send: while it is open, or once `isDone()` (the event was
- * completed by this instance, so no other instance handles it and a late reply duplicates nothing), the
- * message goes to `sender`; else the send rejects and nothing is sent. The check is a clock reading and a
- * comparison, no I/O.
+ * A sender that checks `fence` before every send, and hands the same check to `sender` for each of its
+ * delivery attempts (SendOptions.fence: after its queueing, pacing and retry waits): while the fence is open,
+ * or once `isDone()` (the event was completed by this instance, so no other instance handles it and a late
+ * reply duplicates nothing), the message goes on; else the send rejects and nothing more is sent. The check
+ * is a clock reading and a comparison, no I/O.
  *
  * @throws ChorusError CHORUS_ERR_LEASE_LOST (as the rejection) when the fence is closed and the event not done.
  */
 export function createFencedSender(sender: ReplySender, fence: LeaseFence, isDone: () => boolean = () => false): ReplySender {
   return {
-    send: (message) => (fence.isOpen() || isDone() ? sender.send(message) : Promise.reject(fence.refusal(message))),
+    send: (message) => {
+      const check = (): ChorusError | undefined => (fence.isOpen() || isDone() ? undefined : fence.refusal(message));
+      const refused = check();
+      return refused === undefined ? sender.send(message, { fence: check }) : Promise.reject(refused);
+    },
   };
 }
 
