@@ -2,11 +2,13 @@
  * `chorus dead-letters` on a SQLite backend, as a child process.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createSqliteInbox } from '../src/state/sqlite-inbox.ts';
+import { useTempDirs } from './support/temp-dirs.ts';
+
+const tempDir = useTempDirs('chorus-dead-');
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -20,7 +22,7 @@ function chorus(args: string[]): Promise<{ code: number; stdout: string; stderr:
 
 describe('chorus dead-letters', () => {
   it('lists, retries and drops the dead letters of the configured backend', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'chorus-dead-'));
+    const dir = tempDir();
     const path = join(dir, 'state.db');
     const config = join(dir, 'chorus.yaml');
     writeFileSync(config, `bot: {}\nlog: { level: warn }\nstate: { backend: sqlite, path: ${JSON.stringify(path)} }\n`);

@@ -2,8 +2,6 @@
  * The durable mode (runWithInbox) with real backends: ack after append, exactly-once state, dedupe across
  * restarts, dead letters after maxAttempts, backlog first, no head-of-line blocking.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +18,9 @@ import { createMemoryStore } from '../src/state/memory-store.ts';
 import { createSqliteInbox } from '../src/state/sqlite-inbox.ts';
 import { createSqliteStore } from '../src/state/sqlite-store.ts';
 import { createEventFactory } from '../src/testing/factories.ts';
+import { useTempDirs } from './support/temp-dirs.ts';
+
+const tempDir = useTempDirs('chorus-inbox-run-');
 
 const botUserId = '7000000000001';
 const f = createEventFactory({ bot: { userId: botUserId, displayName: 'Chorus Bot' } });
@@ -118,7 +119,7 @@ describe('runWithInbox', () => {
   });
 
   it('commits state only with the event: a run stopped mid-event leaves it queued, and a restart finishes it once', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'chorus-inbox-run-')), 'state.db');
+    const path = join(tempDir(), 'state.db');
     const open = () => {
       const store = createSqliteStore({ path });
       return { store, inbox: createSqliteInbox({ path }) };

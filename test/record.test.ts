@@ -1,8 +1,7 @@
 /**
  * `chorus record` against the embedded pod: the recorded file replays through the listeners.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/config-schema.ts';
@@ -11,6 +10,9 @@ import { createLogger } from '../src/logger.ts';
 import { createEmbeddedPod, type EmbeddedPod } from '../src/pod/create-embedded-pod.ts';
 import { runReplay } from '../src/testing/replay.ts';
 import trading from '../listeners/trading.ts';
+import { useTempDirs } from './support/temp-dirs.ts';
+
+const tempDir = useTempDirs('chorus-record-');
 
 const bot = { userId: '7000000000001', username: 'chorus-bot', displayName: 'Chorus Bot' };
 const alice = { userId: '7000000000101', username: 'alice', displayName: 'Alice Ng' };
@@ -23,7 +25,7 @@ afterEach(async () => {
 
 describe('chorus record', () => {
   it('writes read responses of its own datafeed that chorus replay turns into the same replies', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'chorus-record-'));
+    const dir = tempDir();
     pod = await createEmbeddedPod({
       users: [bot, alice],
       streams: [{ streamId: 'im-alice', streamType: 'IM', members: [bot.userId, alice.userId] }],

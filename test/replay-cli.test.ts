@@ -3,12 +3,15 @@
  * example listeners of listeners/.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../src/events/wire-schema.ts';
 import { demoFeedText, makeDemoFeed } from './fixtures/make-demo-feed.ts';
+import { useTempDirs } from './support/temp-dirs.ts';
+
+const cliDir = useTempDirs('chorus-cli-');
+const listenersDir = useTempDirs('chorus-listeners-');
 
 const root = new URL('..', import.meta.url).pathname;
 const feed = join(root, 'test/fixtures/demo-feed.jsonl');
@@ -79,7 +82,7 @@ describe('chorus replay', () => {
     const missing = await chorus(['replay', 'test/fixtures/no-such-feed.jsonl']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^chorus: .*no-such-feed\.jsonl/m);
-    const dir = mkdtempSync(join(tmpdir(), 'chorus-cli-'));
+    const dir = cliDir();
     const broken = join(dir, 'broken.jsonl');
     writeFileSync(broken, '{"type": "MESSAGESENT", "payload": {}}\nnot json at all\n');
     const bad = await chorus(['replay', broken, '--log-level', 'silent']);
@@ -88,7 +91,7 @@ describe('chorus replay', () => {
   });
 
   it('fails at start-up naming the listener file whose default export is not a listener', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'chorus-listeners-'));
+    const dir = listenersDir();
     writeFileSync(join(dir, 'broken.ts'), 'export default { name: "broken" };\n');
     const { code, stderr } = await chorus(['replay', feed, '--listeners', dir]);
     expect(code).toBe(1);

@@ -1,11 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { useTempDirs } from '../../test/support/temp-dirs.ts';
 import { loadConfig } from './load-config.ts';
 
+const tempDir = useTempDirs('chorus-config-');
+
 function write(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'chorus-config-')), 'config.yaml');
+  const path = join(tempDir(), 'config.yaml');
   writeFileSync(path, text);
   return path;
 }

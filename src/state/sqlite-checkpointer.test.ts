@@ -1,14 +1,16 @@
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { useTempDirs } from '../../test/support/temp-dirs.ts';
 import { until } from '../datafeed/loopback.test-support.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { openDatabase } from './sqlite-store.ts';
 
+const tempDir = useTempDirs('chorus-checkpointer-');
+
 describe('startCheckpointer', () => {
   it('copies committed WAL frames into the database file from a worker, and closes its connection on stop', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'chorus-checkpointer-')), 'state.db');
+    const path = join(tempDir(), 'state.db');
     const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
     db.exec('PRAGMA wal_autocheckpoint = 0'); // only the worker checkpoints
     const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
@@ -27,7 +29,7 @@ describe('startCheckpointer', () => {
 
   it('reports a checkpoint that fails', async () => {
     const errors: string[] = [];
-    const checkpointer = startCheckpointer({ path: join(mkdtempSync(join(tmpdir(), 'chorus-checkpointer-')), 'no', 'such', 'dir.db'), onError: (message) => errors.push(message) });
+    const checkpointer = startCheckpointer({ path: join(tempDir(), 'no', 'such', 'dir.db'), onError: (message) => errors.push(message) });
     await until(() => errors.length > 0);
     await checkpointer.stop();
     expect(errors[0]).toMatch(/unable to open database/);

@@ -1,11 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
+import { useTempDirs } from '../../test/support/temp-dirs.ts';
 import { isChorusError } from '../errors.ts';
 import { createGroupCommit } from './sqlite-group-commit.ts';
 import { openDatabase } from './sqlite-store.ts';
+
+const tempDir = useTempDirs('chorus-group-commit-');
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);';
 const opened: DatabaseSync[] = [];
@@ -13,7 +14,7 @@ afterEach(() => {
   for (const db of opened.splice(0)) if (db.isOpen) db.close();
 });
 
-function open(path = join(mkdtempSync(join(tmpdir(), 'chorus-group-commit-')), 'state.db'), busyTimeoutMs = 1_000, minIntervalMs?: number) {
+function open(path = join(tempDir(), 'state.db'), busyTimeoutMs = 1_000, minIntervalMs?: number) {
   const db = openDatabase(path, busyTimeoutMs, SCHEMA);
   opened.push(db);
   let clock = 0;
