@@ -120,6 +120,7 @@ describe('the Agent API client against the embedded pod under faults', () => {
       datafeed: { pollTimeoutMs: 200, visibilityTimeoutMs: 500, maxEventsPerRead: 100 },
       faults: FAULTS,
       seed: 20_260_101,
+      messageHistory: 1_000_000, // every message: the bot's replies are all read back below
       log,
     });
     cleanups.push(() => pod.close());

@@ -100,10 +100,16 @@ export async function createEmbeddedPod(options: EmbeddedPodOptions): Promise<Em
   const faults = createFaultInjector(config.seed, config.faults);
   const allUserIds = users.all().map((u) => u.userId);
 
-  const streams = createStreamMessages(config.streams, users, now, (event, userIds, message) => {
-    feeds.publish(JSON.stringify(event), userIds);
-    onMessage?.(message);
-  });
+  const streams = createStreamMessages(
+    config.streams,
+    users,
+    now,
+    (event, userIds, message) => {
+      feeds.publish(JSON.stringify(event), userIds);
+      onMessage?.(message);
+    },
+    config.messageHistory,
+  );
   const services = { users, sessions, feeds, streams, now, log };
   const server = await startPodServer(config.host, config.port, createRoutes(services), services, faults);
   const reject = (status: number, message: string): ChorusError =>

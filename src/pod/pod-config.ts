@@ -62,6 +62,12 @@ export type EmbeddedPodOptions = {
   readonly faults?: FaultOptions;
   /** Seed of the fault PRNG. Default: 1. */
   readonly seed?: number;
+  /**
+   * Messages the pod keeps for listing (`GET /v4/stream/{sid}/message`), pod-wide: past this many, the oldest
+   * one posted goes, so a long-running pod's memory stays bounded (a real pod keeps all). 0 keeps none.
+   * Default: 10_000.
+   */
+  readonly messageHistory?: number;
   /** The root logger; the pod logs under the child `{ component: 'pod' }`. Default: silent. */
   readonly log?: Logger;
   /** Clock, ms since the epoch: message and event timestamps, JWT expiry, feed TTL. Default: `Date.now`. */
@@ -113,6 +119,7 @@ export const podConfigSchema = z
     datafeed: datafeedSchema.prefault({}),
     faults: faultOptionsSchema.prefault({}),
     seed: z.int().default(1),
+    messageHistory: z.int().nonnegative().default(10_000),
   })
   .superRefine((config, ctx) => {
     const userIds = new Set<string>();

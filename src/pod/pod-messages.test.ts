@@ -189,6 +189,27 @@ describe('GET /agent/v4/stream/{sid}/message', () => {
     expect((until.body as unknown[]).length).toBe(all.length - 2);
   });
 
+  it('keeps the newest messageHistory messages pod-wide for listing, dropping the oldest posted first', async () => {
+    const small = await createEmbeddedPod({ users: testUsers(), streams: STREAMS, messageHistory: 3 });
+    const none = await createEmbeddedPod({ users: testUsers(), streams: STREAMS, messageHistory: 0 });
+    try {
+      const texts = (messages: readonly WireV4Message[]) => messages.map((m) => /<div[^>]*>(.*)<\/div>/.exec(m.message)?.[1]);
+      for (const [stream, text] of [['desk', 'd1'], ['im-alice', 'i1'], ['desk', 'd2'], ['desk', 'd3'], ['im-alice', 'i2']] as const) {
+        small.postMessage('alice', stream, text);
+        none.postMessage('alice', stream, text);
+      }
+      expect(texts(small.messages('desk'))).toEqual(['d2', 'd3']); // d1 and i1 went, the two oldest
+      expect(texts(small.messages('im-alice'))).toEqual(['i2']);
+      const listed = await call(small, await authenticate(small, 'bob', Date.now()), 'GET', '/agent/v4/stream/desk/message?since=0');
+      expect(texts(listed.body as WireV4Message[])).toEqual(['d2', 'd3']);
+      expect(small.stats().messages).toBe(5); // posted, kept or not
+      expect([none.messages('desk'), none.messages('im-alice')]).toEqual([[], []]);
+      await expect(createEmbeddedPod({ users: testUsers(), messageHistory: -1 })).rejects.toThrow(/messageHistory/);
+    } finally {
+      await Promise.all([small.close(), none.close()]);
+    }
+  });
+
   it('answers 204 without messages, 400 for bad parameters, 403 for a non-member', async () => {
     expect((await call(pod, as('alice'), 'GET', '/agent/v4/stream/empty-room/message?since=0')).status).toBe(204);
     for (const query of ['', '?since=yesterday', '?since=0&limit=501', '?since=0&skip=-1']) {

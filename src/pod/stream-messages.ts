@@ -48,11 +48,11 @@ export type StreamMessages = {
    * event through `publish`.
    */
   post(senderId: string, streamId: string, input: MessageInput): PodResult<WireV4Message>;
-  /** Messages of a stream for a member, oldest first. 400 unknown stream, 403 not a member. */
+  /** Messages of a stream for a member, oldest first (of those kept). 400 unknown stream, 403 not a member. */
   list(userId: string, streamId: string, query: MessageQuery): PodResult<WireV4Message[]>;
-  /** All messages of a stream, oldest first (empty for an unknown stream). */
+  /** The kept messages of a stream, oldest first (empty for an unknown stream). */
   messages(streamId: string): WireV4Message[];
-  /** The number of messages posted in all streams. */
+  /** The number of messages posted in all streams (kept or not). */
   count(): number;
 };
 
@@ -62,17 +62,35 @@ export const POD_USER_AGENT = 'chorus-embedded-pod';
 /**
  * Creates the stream and message store. `publish` receives each MESSAGESENT V4Event (initiator = sender,
  * random event id, `payload.messageSent.message` the V4Message with `externalRecipients: false`, shape of BDK
- * fixture `read_datafeedv5.json`) with the member user ids.
+ * fixture `read_datafeedv5.json`) with the member user ids. At most `history` messages are kept for listing,
+ * pod-wide (the oldest posted goes first; default: all).
  */
 export function createStreamMessages(
   streams: readonly PodStream[],
   users: UserDirectory,
   now: () => number,
   publish: (event: object, userIds: readonly string[], message: WireV4Message) => void,
+  history = Number.POSITIVE_INFINITY,
 ): StreamMessages {
   const byId = new Map(streams.map((s) => [s.streamId, s]));
   const log = new Map<string, WireV4Message[]>(streams.map((s) => [s.streamId, []]));
   let count = 0;
+  // The streams of the kept messages, oldest first from `head`: past `history`, the oldest one is dropped.
+  let keptIn: string[] = [];
+  let head = 0;
+
+  const keep = (streamId: string, message: WireV4Message): void => {
+    if (history === 0) return;
+    log.get(streamId)?.push(message);
+    keptIn.push(streamId);
+    if (keptIn.length - head <= history) return;
+    log.get(keptIn[head] as string)?.shift();
+    head += 1;
+    if (head > 1024 && head * 2 > keptIn.length) {
+      keptIn = keptIn.slice(head);
+      head = 0;
+    }
+  };
 
   const access = (userId: string, streamId: string): PodResult<PodStream> => {
     const stream = byId.get(streamId);
@@ -113,7 +131,7 @@ export function createStreamMessages(
         userAgent: POD_USER_AGENT,
         originalFormat: 'com.symphony.messageml.v2',
       };
-      log.get(streamId)?.push(message);
+      keep(streamId, message);
       count += 1;
       publish(
         {
