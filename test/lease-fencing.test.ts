@@ -7,11 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { captureLog } from '../src/datafeed/loopback.test-support.ts';
 import { createMemorySource } from '../src/datafeed/memory-source.ts';
 import { isChorusError } from '../src/errors.ts';
-import { createLogger } from '../src/logger.ts';
 import { createMemoryDeadLetters } from '../src/routing/dead-letters.ts';
 import { createEventPipeline, type EventOutcome } from '../src/routing/event-pipeline.ts';
 import { defineListener, type ListenerModule } from '../src/routing/listener.ts';
@@ -54,75 +55,71 @@ type Backend = { readonly inbox: Inbox; readonly store: ConversationStore };
  * adapter: the skew applied while `take` runs; SQLite: a connection with that clock); Redis keeps the time
  * itself, so it has none.
  */
-type BackendKind = {
+type BackendKind = { readonly name: string; make(): { open(): Promise<Backend> } };
+/** A backend whose inbox takes the time from its caller, so a test can skew it. */
+type SkewableKind = {
   readonly name: string;
-  make(): {
-    open(): Promise<Backend>;
-    skewed?: <T>(clockSkewMs: number, take: (backend: Backend) => T) => T;
-  };
+  make(): { open(): Promise<Backend>; skewed<T>(clockSkewMs: number, take: (backend: Backend) => T): T };
 };
 
 const redis = useTestRedis();
 
-const backends: readonly BackendKind[] = [
-  {
-    name: 'memory inbox',
-    make() {
-      let skewMs = 0;
-      const store = createMemoryStore();
-      const backend = { store, inbox: createMemoryInbox({ store, now: () => Date.now() + skewMs }) };
-      return {
-        open: async () => backend,
-        skewed(clockSkewMs, take) {
-          skewMs = clockSkewMs;
-          try {
-            return take(backend); // the memory inbox reads its clock synchronously, within the call
-          } finally {
-            skewMs = 0;
-          }
-        },
-      };
-    },
+const memoryKind: SkewableKind = {
+  name: 'memory inbox',
+  make() {
+    let skewMs = 0;
+    const store = createMemoryStore();
+    const backend = { store, inbox: createMemoryInbox({ store, now: () => Date.now() + skewMs }) };
+    return {
+      open: async () => backend,
+      skewed(clockSkewMs, take) {
+        skewMs = clockSkewMs;
+        try {
+          return take(backend); // the memory inbox reads its clock synchronously, within the call
+        } finally {
+          skewMs = 0;
+        }
+      },
+    };
   },
-  {
-    name: 'SQLite inbox',
-    make() {
-      const path = join(mkdtempSync(join(dir, 'db-')), 'state.db');
-      const open = (now?: () => number): Backend => {
-        const backend = { store: createSqliteStore({ path }), inbox: createSqliteInbox(now === undefined ? { path } : { path, now }) };
+};
+
+const sqliteKind: SkewableKind = {
+  name: 'SQLite inbox',
+  make() {
+    const path = join(mkdtempSync(join(dir, 'db-')), 'state.db');
+    const open = (now?: () => number): Backend => {
+      const backend = { store: createSqliteStore({ path }), inbox: createSqliteInbox(now === undefined ? { path } : { path, now }) };
+      closers.push(async () => void (await Promise.all([backend.inbox.close(), backend.store.close()])));
+      return backend;
+    };
+    return { open: async () => open(), skewed: (clockSkewMs, take) => take(open(() => Date.now() + clockSkewMs)) };
+  },
+};
+
+const redisKind: BackendKind = {
+  name: 'Redis inbox',
+  make() {
+    const keyPrefix = redis.nextPrefix();
+    return {
+      async open() {
+        const backend = {
+          store: await createRedisStore({ url: redis.url(), keyPrefix }),
+          inbox: await createRedisInbox({ url: redis.url(), keyPrefix }),
+        };
         closers.push(async () => void (await Promise.all([backend.inbox.close(), backend.store.close()])));
         return backend;
-      };
-      return { open: async () => open(), skewed: (clockSkewMs, take) => take(open(() => Date.now() + clockSkewMs)) };
-    },
+      },
+    };
   },
-  {
-    name: 'Redis inbox',
-    make() {
-      const keyPrefix = redis.nextPrefix();
-      return {
-        async open() {
-          const backend = {
-            store: await createRedisStore({ url: redis.url(), keyPrefix }),
-            inbox: await createRedisInbox({ url: redis.url(), keyPrefix }),
-          };
-          closers.push(async () => void (await Promise.all([backend.inbox.close(), backend.store.close()])));
-          return backend;
-        },
-      };
-    },
-  },
-];
+};
+
+const backends: readonly BackendKind[] = [memoryKind, sqliteKind, redisKind];
+// Another owner can take a lease that has not expired for its holder only through a clock that runs ahead:
+// the memory and SQLite inboxes take the time from their caller; Redis keeps it.
+const skewableBackends: readonly SkewableKind[] = [memoryKind, sqliteKind];
 
 type Sent = { readonly owner: string; readonly eventId: string; readonly text: string };
-type LogLine = { readonly level: number; readonly msg: string; readonly owner?: string; readonly conversationId?: string };
-
-/** A log that keeps its lines (as parsed JSON). */
-function createLogCapture() {
-  const lines: LogLine[] = [];
-  const log = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } });
-  return { log, lines };
-}
 
 /** One runWithInbox instance named `owner`; its replies are recorded in `sent` under its name. */
 async function startInstance(options: {
@@ -131,7 +128,7 @@ async function startInstance(options: {
   backend: Backend;
   sent: Sent[];
   events: unknown[];
-  log: ReturnType<typeof createLogger>;
+  log: Logger;
 }) {
   const pipeline = await createEventPipeline({
     listeners: [options.listener],
@@ -162,6 +159,16 @@ async function startInstance(options: {
   return { outcomes, done, stop: () => stop.abort() };
 }
 
+/** Replies `text`; a refusal is kept in `refused` and thrown on (the listener fails with it). */
+async function replyRecordingRefusal(ctx: { reply(text: string): Promise<unknown> }, text: string, refused: unknown[]): Promise<void> {
+  try {
+    await ctx.reply(text);
+  } catch (err) {
+    refused.push(err);
+    throw err;
+  }
+}
+
 /** A promise and the function that resolves it. */
 function createGate(): { readonly promise: Promise<void>; open(): void } {
   let open: () => void = () => undefined;
@@ -180,7 +187,7 @@ function stallEventLoop(ms: number): void {
 describe.each(backends)('lease fencing ($name)', (kind) => {
   it('lets an instance whose lease lapsed during a stall send nothing more: the instance that took over replies once', async () => {
     const backend = kind.make();
-    const { log } = createLogCapture();
+    const { log } = captureLog('warn');
     const sent: Sent[] = [];
     const refusedA: unknown[] = [];
     const gateA = createGate();
@@ -195,12 +202,7 @@ describe.each(backends)('lease fencing ($name)', (kind) => {
           startedA = true;
           stallEventLoop(LEASE_MS + 150);
           await gateA.promise;
-          try {
-            await ctx.reply('pong from a');
-          } catch (err) {
-            refusedA.push(err);
-            throw err;
-          }
+          await replyRecordingRefusal(ctx, 'pong from a', refusedA);
         }),
     });
     // B replies at once, then holds the event (still queued, under B's lease) until the test lets it go.
@@ -242,7 +244,7 @@ describe.each(backends)('lease fencing ($name)', (kind) => {
 
   it('keeps replying while renewals hold the lease, for a listener slower than the lease', async () => {
     const backend = kind.make();
-    const { log, lines } = createLogCapture();
+    const { log, lines } = captureLog('warn');
     const sent: Sent[] = [];
     const slow = defineListener({
       name: 'slow',
@@ -266,12 +268,12 @@ describe.each(backends)('lease fencing ($name)', (kind) => {
         [ping.id, '<messageML>after</messageML>'],
       ]),
     );
-    expect(lines).toEqual([]); // no lease warning
+    expect(lines()).toEqual([]); // no lease warning
   });
 
   it("lets a reply made after the event was completed go out, once the lease is given up (a listener's timer)", async () => {
     const backend = kind.make();
-    const { log, lines } = createLogCapture();
+    const { log, lines } = captureLog('warn');
     const sent: Sent[] = [];
     const late: Promise<void>[] = [];
     const listener = defineListener({
@@ -291,16 +293,14 @@ describe.each(backends)('lease fencing ($name)', (kind) => {
     expect(await (await backend.open()).inbox.conversations()).toEqual([]); // completed, lease given up
     await Promise.all(late);
     expect(sent).toEqual([{ owner: 'a', eventId: ping.id, text: '<messageML>later</messageML>' }]);
-    expect(lines).toEqual([]);
+    expect(lines()).toEqual([]);
   });
 });
 
-// Another owner can take a lease that has not expired for its holder only through a clock that runs ahead:
-// the memory and SQLite inboxes take the time from their caller; Redis keeps it, so it is not among these.
-describe.each(backends.filter((kind) => kind.make().skewed !== undefined))('lease fencing at renewal ($name)', (kind) => {
+describe.each(skewableBackends)('lease fencing at renewal ($name)', (kind) => {
   it('fences the next send once a renewal finds the lease taken by another owner', async () => {
     const backend = kind.make();
-    const { log, lines } = createLogCapture();
+    const { log, lines } = captureLog('warn');
     const sent: Sent[] = [];
     const refused: unknown[] = [];
     const gate = createGate();
@@ -311,12 +311,7 @@ describe.each(backends.filter((kind) => kind.make().skewed !== undefined))('leas
         bot.command('/ping', { requireMention: false }, async (ctx) => {
           started = true;
           await gate.promise;
-          try {
-            await ctx.reply('pong');
-          } catch (err) {
-            refused.push(err);
-            throw err;
-          }
+          await replyRecordingRefusal(ctx, 'pong', refused);
         }),
     });
     const room = f.room();
@@ -325,10 +320,10 @@ describe.each(backends.filter((kind) => kind.make().skewed !== undefined))('leas
     await expect.poll(() => started, POLL).toBe(true);
 
     // Owner b, whose clock sees A's lease expired, takes it (A's local deadline has not passed).
-    const taken = await (backend.skewed as NonNullable<typeof backend.skewed>)(10 * LEASE_MS, ({ inbox }) => inbox.lease(room.streamId, 'b', 60_000));
+    const taken = await backend.skewed(10 * LEASE_MS, ({ inbox }) => inbox.lease(room.streamId, 'b', 60_000));
     expect(taken).toBe(true);
-    const lostAtRenewal = (line: LogLine) => line.msg === 'conversation lease lost at renewal: another instance has it';
-    await expect.poll(() => lines.filter(lostAtRenewal), POLL).toEqual([
+    const lostAtRenewal = (line: Record<string, unknown>) => line['msg'] === 'conversation lease lost at renewal: another instance has it';
+    await expect.poll(() => lines().filter(lostAtRenewal), POLL).toEqual([
       expect.objectContaining({ level: 40, owner: 'a', conversationId: room.streamId }),
     ]);
 

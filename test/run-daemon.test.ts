@@ -6,13 +6,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configSchema, type Config } from '../src/config/config-schema.ts';
 import { recordCommand } from '../src/daemon/record-command.ts';
 import { runDaemon, type Daemon } from '../src/daemon/run-daemon.ts';
+import { captureLog } from '../src/datafeed/loopback.test-support.ts';
 import { isChorusError } from '../src/errors.ts';
-import { createLogger } from '../src/logger.ts';
 import { createEmbeddedPod, type EmbeddedPod } from '../src/pod/create-embedded-pod.ts';
 import { eventually } from './support/chorus-child.ts';
 import { startRecordingProxy, type Exchange, type RecordingProxy } from './support/recording-proxy.ts';
@@ -64,27 +64,7 @@ function configAt(url: string, keyPath: string, datafeed: Record<string, unknown
   });
 }
 
-/** A logger at info level whose JSON lines are kept. */
-function captureLog(): { log: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return {
-    log: createLogger({ destination, level: 'info' }),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
-
-async function startDaemon(config: Config, log: ReturnType<typeof createLogger>): Promise<Daemon> {
+async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const daemon = await runDaemon(config, log);
   let stopped = false;
   cleanups.push(async () => {
@@ -116,7 +96,7 @@ const creates = (proxy: RecordingProxy): Exchange[] => proxy.exchanges.filter((e
 describe('runDaemon against a pod', () => {
   it('creates its feed with includeInvisible: true when datafeed.includeInvisible is set, every call with an X-Trace-Id', async () => {
     const { pod, proxy, keyPath } = await startPodBehindProxy();
-    const daemon = await startDaemon(configAt(proxy.url, keyPath, { includeInvisible: true }), captureLog().log);
+    const daemon = await startDaemon(configAt(proxy.url, keyPath, { includeInvisible: true }), captureLog('info').log);
     await eventually('the bot reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     await daemon.stop();
 
@@ -129,7 +109,7 @@ describe('runDaemon against a pod', () => {
 
   it('leaves includeInvisible out of the create body by default', async () => {
     const { pod, proxy, keyPath } = await startPodBehindProxy();
-    const daemon = await startDaemon(configAt(proxy.url, keyPath), captureLog().log);
+    const daemon = await startDaemon(configAt(proxy.url, keyPath), captureLog('info').log);
     await eventually('the bot reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     await daemon.stop();
     expect(creates(proxy).map((e) => JSON.parse(e.body.toString('utf8')) as unknown)).toEqual([{}]);
@@ -137,7 +117,7 @@ describe('runDaemon against a pod', () => {
 
   it('counts re-authentications after a 401 in chorus_reauthentications_total: ok, then failed when refused', async () => {
     const { pod, proxy, keyPath } = await startPodBehindProxy();
-    const capture = captureLog();
+    const capture = captureLog('info');
     const daemon = await startDaemon(configAt(proxy.url, keyPath), capture.log);
     await eventually('the bot reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     const before = await metricsOf(daemon);
@@ -184,7 +164,7 @@ describe('recordCommand against a pod', () => {
     const { pod, proxy, keyPath } = await startPodBehindProxy();
     const out = join(tmp, 'feed.jsonl');
     writeFileSync(out, '');
-    const recording = recordCommand({ config: configAt(proxy.url, keyPath, { includeInvisible: true }), out, limit: 1, log: captureLog().log });
+    const recording = recordCommand({ config: configAt(proxy.url, keyPath, { includeInvisible: true }), out, limit: 1, log: captureLog('info').log });
     await eventually('the recorder reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     pod.postMessage('alice', 'im-alice', 'hello');
     expect(await recording).toBe(1);

@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import type { Logger } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 import { createLogger } from '../logger.ts';
 
 /** A request as the server received it. */
@@ -86,8 +86,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A logger at trace level whose JSON lines are kept for assertions. */
-export function captureLog(): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+/** A logger at `level` (default: trace) whose JSON lines are kept for assertions. */
+export function captureLog(level: LevelWithSilent = 'trace'): { log: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -97,7 +97,7 @@ export function captureLog(): { log: Logger; lines: () => Record<string, unknown
   });
   const text = (): string => chunks.join('');
   return {
-    log: createLogger({ destination: stream, level: 'trace' }),
+    log: createLogger({ destination: stream, level }),
     text,
     lines: () =>
       text()

@@ -24,7 +24,8 @@ import type { Inbox } from '../state/inbox.ts';
  * before the deadline and is still on its way to the pod (its message-create round trip), and some drift
  * between this host's clock rate and the backend's. Another instance can take the conversation only after
  * the backend's expiry (then at its next sweep), so such a send lands before a takeover in the common case.
- * A send held longer than the margin (the reply sender's own retries and backoff) is not covered.
+ * The reply sender asks the fence again before each of its tries (after queueing, pacing or a retry's
+ * backoff); only a single try in flight for longer than the margin is not covered.
  */
 export const LEASE_FENCE_MARGIN = 0.1;
 
