@@ -32,6 +32,12 @@ export const ERROR_CODES = {
    * its conversation in the durable inbox; the instance that holds it handles the event.
    */
   CHORUS_ERR_LEASE_LOST: 'requeue',
+  /**
+   * An inbox event was dead-lettered without running its listeners: its attempts were used up by handlings
+   * that overran its conversation's lease (the instance handling it stalled, stopped or crashed), each counted
+   * when the lease was taken over (lapsed, or its own after a restart under the same name).
+   */
+  CHORUS_ERR_LEASE_OVERRUN: 'per-event',
   /** A dialog function asked differently on replay than recorded (it depends on more than its answers); the dialog was ended. */
   CHORUS_ERR_DIALOG_REPLAY: 'per-event',
   /** A dialog function called `d.ask` with unusable `choices` (empty, a blank or a duplicate). */

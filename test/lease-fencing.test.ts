@@ -3,6 +3,7 @@
  * SQLite on a temp file, a connection per instance; Redis, clients of their own per instance): an instance
  * that lost a conversation's lease sends nothing more for it, neither fails nor completes the event, and
  * leaves it to the lease's holder, which replies once; while the lease is held, replies go out as before.
+ * (What the takeover of a lapsed lease counts, and where overruns end, is test/lease-overrun.test.ts.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -231,7 +232,8 @@ describe.each(backends)('lease fencing ($name)', (kind) => {
     expect(isChorusError(refusedA[0], 'CHORUS_ERR_LEASE_LOST')).toBe(true);
     expect(a.outcomes).toEqual([]); // A neither failed nor completed the event
     const { inbox } = await backend.open();
-    expect(await inbox.next(room.streamId)).toMatchObject({ attempts: 0 }); // still queued under B: no attempt counted for A
+    // Still queued under B; A neither failed it nor completed it: the one attempt is B's take of A's lapsed lease.
+    expect(await inbox.next(room.streamId)).toMatchObject({ attempts: 1 });
 
     gateB.open();
     b.stop();
@@ -335,7 +337,7 @@ describe.each(skewableBackends)('lease fencing at renewal ($name)', (kind) => {
     expect(sent).toEqual([]);
     expect(a.outcomes).toEqual([]);
     const { inbox } = await backend.open();
-    expect(await inbox.next(room.streamId)).toMatchObject({ attempts: 0 });
+    expect(await inbox.next(room.streamId)).toMatchObject({ attempts: 1 }); // b's take, A's lease lapsed on b's clock
     expect(await inbox.deadLetters()).toEqual([]);
 
     // b, the lease's holder, handles the event: one reply in all.

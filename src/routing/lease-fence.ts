@@ -12,11 +12,17 @@
  * Closing is for good: once the fence is closed (deadline passed, renewal refused, lease given up), no
  * renewal opens it again, since a renewal that lands after the lease lapsed may follow a whole takeover by
  * another instance (taken, handled, completed and given up) that the inbox cannot report.
+ *
+ * An overrun is not retried for ever: the take over a lease (lapsed, or this owner's after a restart) counts
+ * an attempt on the entry its holder was handling (Inbox.lease; renewals, Inbox.renew, count nothing), and runWithInbox dead-letters an entry whose attempts are used up
+ * ({@link toLeaseOverrun}) before running its listeners again.
  */
 import type { Logger } from 'pino';
 import { ChorusError } from '../errors.ts';
+import type { ChorusEvent } from '../events/event.ts';
 import type { OutboundMessage, ReplySender } from '../reply/reply-sender.ts';
 import type { Inbox } from '../state/inbox.ts';
+import type { EventOutcome } from './event-pipeline.ts';
 
 /**
  * The share of `leaseMs` kept as a safety margin before the local deadline: sends are refused from
@@ -126,9 +132,23 @@ export function createFencedSender(sender: ReplySender, fence: LeaseFence, isDon
   };
 }
 
+/**
+ * The outcome of an event not run again because its attempts were used up by handlings that overran the
+ * conversation's lease (each counted by `Inbox.lease` when the lease was taken over): failed, with
+ * CHORUS_ERR_LEASE_OVERRUN naming the event, the conversation and the attempts.
+ */
+export function toLeaseOverrun(event: ChorusEvent, conversationId: string, attempts: number): EventOutcome {
+  const error = new ChorusError(
+    'CHORUS_ERR_LEASE_OVERRUN',
+    `event ${event.id} dead-lettered after ${attempts} attempts: its handling overran the lease of conversation ` +
+      `${conversationId} (the instance stalled, stopped or crashed while handling it)`,
+  );
+  return { status: 'failed', eventId: event.id, eventType: event.type, conversationId, error };
+}
+
 /** What {@link startLeaseRenewer} needs. */
 export type LeaseRenewerOptions = {
-  readonly inbox: Pick<Inbox, 'lease'>;
+  readonly inbox: Pick<Inbox, 'renew'>;
   readonly owner: string;
   readonly leaseMs: number;
   /** The leases to renew, by conversation; a lease closed here is removed from it. */
@@ -139,7 +159,7 @@ export type LeaseRenewerOptions = {
 };
 
 /**
- * Renews the leases of `leased` together every `leaseMs / 3`, one `lease` call each, and stops when the
+ * Renews the leases of `leased` together every `leaseMs / 3`, one `renew` call each, and stops when the
  * returned function is called. A fence found closed (its deadline passed: the event loop stalled) is not
  * renewed and leaves `leased` (logged at warn): renewing it could take again a lease another instance took
  * and gave up meanwhile. A renewal that resolves false closes its fence as `lost`, and one that succeeds
@@ -156,7 +176,7 @@ export function startLeaseRenewer(options: LeaseRenewerOptions): () => void {
         continue;
       }
       const issuedAt = fence.now();
-      inbox.lease(conversationId, owner, leaseMs).then((held) => {
+      inbox.renew(conversationId, owner, leaseMs).then((held) => {
         const lease = fence.renewed(issuedAt, held);
         if (lease === 'held' || leased.get(conversationId) !== fence) return;
         leased.delete(conversationId);

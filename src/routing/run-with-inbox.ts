@@ -7,18 +7,24 @@
  * changes commit together with its "done" mark, so after any crash they happen exactly once; replies are
  * at-least-once (an event in flight at a crash is handled again, and may reply again); duplicates are
  * dropped at append for the dedupe window, across restarts and across instances sharing the backend; an
- * event that fails `maxAttempts` times is dead-lettered; a stuck conversation holds one slot and delays no
- * other; an instance that lost a conversation's lease sends nothing more for it.
+ * event is dead-lettered after `maxAttempts` attempts, each a handling that failed or that overran the lease
+ * (stall, stop, crash: see Fencing), so none blocks its conversation for ever; a stuck conversation holds one
+ * slot and delays no other; an instance that lost a conversation's lease sends nothing more for it.
  *
  * Fencing (lease-fence.ts): replies go through a sender that refuses them (CHORUS_ERR_LEASE_LOST) once a
  * renewal found the lease taken, or from a tenth of the lease before its local deadline (monotonic clock:
  * last successful take or renewal issued + `leaseMs`). An entry whose handling ends so is neither failed nor
- * completed but given up (warn) to the lease's holder, and this instance stops working the conversation.
+ * completed but given up (warn) to the lease's holder, and this instance stops working the conversation;
+ * an expired lease is not released but left to lapse. Whoever takes the lease over (a lapsed one: another
+ * instance, this one at a sweep, the next start after a crash; or its own: a restart under the same owner)
+ * counts an attempt (Inbox.lease); an entry whose attempts are used up is dead-lettered with
+ * CHORUS_ERR_LEASE_OVERRUN before its listeners run again. Leases are renewed with Inbox.renew, which counts
+ * nothing.
  *
  * Cost per event: its share of the batch's append, then `complete`, which also reads the conversation's
  * next entry and gives the lease up after the last one; per conversation taken, `lease` and `next` (called
  * together). The leases held are renewed together. An event appended by this instance is handled from the
- * event parsed at append (parsed-event-cache.ts); one appended by another instance, left by a previous run,
+ * event parsed at append (inbox-wire.ts); one appended by another instance, left by a previous run,
  * or pushed out of that cache, is parsed again from its wire text.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,11 +34,11 @@ import { concatMap, defer, Observable, type Subscription } from 'rxjs';
 import type { DatafeedSource } from '../datafeed/datafeed-source.ts';
 import { ChorusError } from '../errors.ts';
 import type { ConversationStore } from '../state/conversation-store.ts';
-import type { Inbox, InboxEntry, InboxItem, StateChange } from '../state/inbox.ts';
+import type { Inbox, InboxEntry, StateChange } from '../state/inbox.ts';
 import { createUnitOfWork } from '../state/unit-of-work.ts';
-import type { Classified, EventOutcome, EventPipeline } from './event-pipeline.ts';
-import { createFencedSender, LeaseFence, startLeaseRenewer } from './lease-fence.ts';
-import { createParsedEventCache } from './parsed-event-cache.ts';
+import type { EventOutcome, EventPipeline } from './event-pipeline.ts';
+import { createInboxWire } from './inbox-wire.ts';
+import { createFencedSender, LeaseFence, startLeaseRenewer, toLeaseOverrun } from './lease-fence.ts';
 
 /** A handled entry: its outcome and the conversation's next entry. */
 type Handled = { readonly outcome: EventOutcome; readonly next: InboxEntry | undefined };
@@ -88,7 +94,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     const active = new Map<string, Worked>();
     const waiting = new Set<string>(); // insertion order = FIFO
     const leased = new Map<string, LeaseFence>(); // the leases this instance holds, renewed together
-    const parsed = createParsedEventCache();
+    const wire = createInboxWire(pipeline, inbox);
     let idle: (() => void) | undefined;
     let sourceDone = false;
     let closed = false;
@@ -112,12 +118,6 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       inbox.conversations().then((left) => {
         if (left.length === 0 && isIdle() && !closed) subscriber.complete();
       }, fail);
-    };
-
-    /** The event of an entry: the one parsed at append when cached (same wire text), else parsed from the wire. */
-    const classifyEntry = (entry: InboxEntry): Classified => {
-      const event = parsed.take(entry.dedupeKey, entry.wire);
-      return event !== undefined ? { kind: 'event', event } : pipeline.classify(JSON.parse(entry.wire) as unknown);
     };
 
     /**
@@ -154,15 +154,18 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     const handleEntry = async (entry: InboxEntry, state: Worked, fence: LeaseFence): Promise<Handled | undefined> => {
       let completed = false;
       const sender = createFencedSender(pipeline.sender, fence, () => completed);
-      const classified = classifyEntry(entry);
+      const classified = wire.classify(entry);
       if (classified.kind === 'outcome') {
         state.dirty = false;
         return complete(entry, fence, classified.outcome, []);
       }
+      const { event } = classified;
       for (let attempt = entry.attempts + 1; ; attempt += 1) {
         if (!fence.isOpen()) return giveUp(entry, fence);
         const work = createUnitOfWork(store);
-        const outcome = await pipeline.dispatch(classified.event, work, sender);
+        // Attempts used up by handlings that overran the lease (counted as it was taken over): not run again.
+        const outcome: EventOutcome =
+          attempt <= maxAttempts ? await pipeline.dispatch(event, work, sender) : toLeaseOverrun(event, entry.conversationId, entry.attempts);
         if (!fence.isOpen()) return giveUp(entry, fence);
         if (outcome.status === 'handled') {
           state.dirty = false;
@@ -172,7 +175,8 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
         }
         const error = outcome.error ?? new ChorusError('CHORUS_ERR_LISTENER_FAILED', `event ${outcome.eventId ?? ''} failed`);
         if ((await inbox.fail(entry, { code: error.code, message: error.message }, maxAttempts)) === 'dead-lettered') {
-          log.error({ eventId: outcome.eventId, conversationId: entry.conversationId, attempts: attempt }, 'event dead-lettered');
+          const fields = { eventId: outcome.eventId, conversationId: entry.conversationId, attempts: Math.min(attempt, maxAttempts) };
+          log.error({ ...fields, err: error }, 'event dead-lettered');
           state.dirty = false;
           return { outcome: { ...outcome, status: 'failed' }, next: await inbox.next(entry.conversationId) };
         }
@@ -200,10 +204,11 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
         }
       } finally {
         leased.delete(conversationId);
-        // Maybe still ours (stopped early, found nothing, expired): let go. Not if completed, lost or stopped.
+        // Maybe still ours (stopped early, found nothing): let go. Not if completed, lost or stopped; nor if
+        // expired (an entry's handling overran it): left to lapse, its next take counts that attempt.
         const lease = fence.state();
         fence.close('released');
-        if (lease === 'held' || lease === 'expired') await inbox.release(conversationId, owner);
+        if (lease === 'held') await inbox.release(conversationId, owner);
       }
     };
 
@@ -245,22 +250,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
      * before it is committed. A conversation whose events were all duplicates is found empty and let go.
      */
     const append = async (events: readonly unknown[]): Promise<void> => {
-      const items: InboxItem[] = [];
-      const decided: EventOutcome[] = []; // own, unsupported, invalid (dead-lettered)
-      const deadLettered: Promise<void>[] = [];
-      for (const wire of events) {
-        const classified = pipeline.classify(wire);
-        if (classified.kind === 'event') {
-          const { conversationId, dedupeKey } = classified.event;
-          const text = JSON.stringify(wire);
-          items.push({ conversationId, dedupeKey, wire: text });
-          parsed.remember(dedupeKey, text, classified.event);
-          continue;
-        }
-        const { error } = classified.outcome;
-        if (error !== undefined) deadLettered.push(inbox.deadLetter(JSON.stringify(wire) ?? String(wire), error));
-        decided.push(classified.outcome);
-      }
+      const { items, decided, deadLettered } = wire.sort(events);
       const appended = items.length === 0 ? undefined : inbox.append(items);
       for (const item of items) schedule(item.conversationId);
       await Promise.all([appended, ...deadLettered]);

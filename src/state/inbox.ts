@@ -13,7 +13,11 @@ import type { ErrorCode } from '../errors.ts';
 /** An event to queue: its conversation (ordering and lease key), dedupe key and wire JSON text. */
 export type InboxItem = { readonly conversationId: string; readonly dedupeKey: string; readonly wire: string };
 
-/** A queued event. `seq` grows with every append over the whole inbox; order within a conversation. */
+/**
+ * A queued event. `seq` grows with every append over the whole inbox; order within a conversation.
+ * `attempts`: its handlings that ended without completing it, failed (`fail`) or never ended (counted by
+ * `lease` when the conversation's lease is taken over).
+ */
 export type InboxEntry = InboxItem & { readonly seq: number; readonly attempts: number };
 
 /** A state write committed with an event: the JSON `text` of the key's new value, or `undefined` to delete it. */
@@ -34,7 +38,10 @@ export type InboxCompletion =
 /** The completion that changed nothing. */
 export const NOT_COMPLETED: InboxCompletion = Object.freeze({ completed: false });
 
-/** A dead letter: an event that failed `maxAttempts` times, or that was malformed (no conversation then). */
+/**
+ * A dead letter: an event whose `maxAttempts` attempts failed or overran its conversation's lease, or that was
+ * malformed (no conversation then, `attempts` 0).
+ */
 export type DeadLetterRecord = {
   readonly id: string;
   readonly conversationId: string | undefined;
@@ -75,9 +82,25 @@ export type Inbox = {
   append(items: readonly InboxItem[]): Promise<readonly string[]>;
   /** The conversations that have queued entries. */
   conversations(): Promise<readonly string[]>;
-  /** Takes, or renews, the lease of a conversation for `leaseMs`; false while another owner holds it. */
+  /**
+   * Takes the lease of a conversation for `leaseMs` (ms); false while another owner holds it. A take where no
+   * lease is recorded (a lease is removed with its conversation's last entry, or by `release`) counts nothing
+   * and costs no extra write. A take over a record still there (one that lapsed, whoever its owner, or one of
+   * this owner's own: a restart under the same name) means the conversation's last handling never ended (its
+   * holder stalled past the lease, stopped or crashed while handling the oldest entry), so it counts one
+   * attempt on that oldest entry, in the same atomic step, as SQS counts a receive: an event whose handling
+   * never ends is dead-lettered after `maxAttempts` takes instead of blocking its conversation for ever.
+   */
   lease(conversationId: string, owner: string, leaseMs: number): Promise<boolean>;
-  /** Gives the lease up (only when `owner` holds it). */
+  /**
+   * Extends a lease `owner` holds (valid, or lapsed and not taken since) to `leaseMs` from now; counts
+   * nothing. False when no lease is recorded or another owner's is.
+   */
+  renew(conversationId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Gives the lease up (only when `owner` holds it, expired or not): its next take counts nothing. A worker
+   * whose handling overran the lease leaves it recorded instead, so that its next take counts the attempt.
+   */
   release(conversationId: string, owner: string): Promise<void>;
   /** The oldest queued entry of a conversation. */
   next(conversationId: string): Promise<InboxEntry | undefined>;
@@ -91,7 +114,9 @@ export type Inbox = {
   complete(entry: InboxEntry, owner: string, changes: readonly StateChange[]): Promise<InboxCompletion>;
   /**
    * Counts a failed attempt of the entry; when it reaches `maxAttempts` the entry moves to the dead letters
-   * (and its dedupe key counts as done). Resolves with what happened.
+   * (and its dedupe key counts as done), recorded with `code`, `message` and its attempts. An entry whose
+   * attempts reached `maxAttempts` already (lease overruns, counted by `lease`) is dead-lettered with that
+   * count, no attempt added. Resolves with what happened ('dead-lettered' too for an entry no longer queued).
    */
   fail(entry: InboxEntry, error: InboxError, maxAttempts: number): Promise<'retry' | 'dead-lettered'>;
   /** Dead-letters a wire event that never entered the inbox (malformed). */

@@ -1,6 +1,8 @@
 /**
  * The in-memory Inbox adapter: for tests and replay. It keeps nothing across a restart (so it guarantees
- * nothing across crashes); within a process it behaves as the durable adapters do.
+ * nothing across crashes); within a process it behaves as the durable adapters do. A lease record stays after
+ * its expiry until taken or released, so its next take counts the attempt (`lease`), synchronously within
+ * the call.
  */
 import { ChorusError } from '../errors.ts';
 import type { ConversationStore } from './conversation-store.ts';
@@ -83,8 +85,17 @@ export function createMemoryInbox(options: InboxOptions & { readonly store: Conv
     },
     conversations: async () => [...queues.keys()],
     lease: async (conversationId, owner, leaseMs) => {
+      const at = now();
       const lease = leases.get(conversationId);
-      if (lease !== undefined && lease.owner !== owner && lease.expiresAt > now()) return false;
+      if (lease !== undefined && lease.owner !== owner && lease.expiresAt > at) return false;
+      // Taken over: the conversation's last handling never ended (Inbox.lease), which counts an attempt.
+      const overrun = lease === undefined ? undefined : first(conversationId);
+      if (overrun !== undefined) queues.get(conversationId)?.set(overrun.seq, { ...overrun, attempts: overrun.attempts + 1 });
+      leases.set(conversationId, { owner, expiresAt: at + leaseMs });
+      return true;
+    },
+    renew: async (conversationId, owner, leaseMs) => {
+      if (leases.get(conversationId)?.owner !== owner) return false;
       leases.set(conversationId, { owner, expiresAt: now() + leaseMs });
       return true;
     },
@@ -111,7 +122,8 @@ export function createMemoryInbox(options: InboxOptions & { readonly store: Conv
     fail: async (entry, error, maxAttempts) => {
       const current = find(entry);
       if (current === undefined) return 'dead-lettered';
-      const attempts = current.attempts + 1;
+      // Attempts used up already (lease overruns): dead-lettered with that count, none added.
+      const attempts = current.attempts < maxAttempts ? current.attempts + 1 : current.attempts;
       if (attempts < maxAttempts) {
         queues.get(entry.conversationId)?.set(entry.seq, { ...current, attempts });
         return 'retry';

@@ -82,8 +82,30 @@ describe('createRedisInbox', () => {
       const conversation = `c${round}`;
       const [wonOne, wonTwo] = await Promise.all([one.lease(conversation, 'one', 10_000), two.lease(conversation, 'two', 10_000)]);
       expect([wonOne, wonTwo].filter(Boolean)).toHaveLength(1);
-      expect(await rawClient().get(`${keyPrefix}inbox:lease:${conversation}`)).toBe(wonOne ? 'one' : 'two');
+      expect(await rawClient().get(`${keyPrefix}inbox:lease:${conversation}`)).toMatch(wonOne ? /^\d+:one$/ : /^\d+:two$/);
     }
+  });
+
+  it('keeps a lease key a day past its expiry, so its next taker counts the overrun; a key without a time is held until it expires', async () => {
+    const keyPrefix = nextPrefix();
+    const inbox = await openInbox(keyPrefix);
+    await inbox.append([item('a', 1)]);
+    const before = Date.now();
+    expect(await inbox.lease('a', 'one', 100)).toBe(true);
+    const [expiresAt, owner] = (await rawClient().get(`${keyPrefix}inbox:lease:a`))?.split(':') ?? [];
+    expect(owner).toBe('one');
+    expect(Math.abs(Number(expiresAt) - (before + 100))).toBeLessThan(5_000); // server time: same host
+    expect(await rawClient().pTTL(`${keyPrefix}inbox:lease:a`)).toBeGreaterThan(86_000_000); // leaseMs + a day
+    await sleep(200);
+    expect(await keysUnder(keyPrefix)).toContain('inbox:lease:a'); // lapsed, still recorded
+    expect(await inbox.lease('a', 'two', 10_000)).toBe(true);
+    expect((await inbox.next('a'))?.attempts).toBe(1);
+
+    // A lease written as the bare owner (the layout before expiry times): held while its key lives.
+    await rawClient().set(`${keyPrefix}inbox:lease:b`, 'old', { PX: 500 });
+    expect(await inbox.lease('b', 'two', 10_000)).toBe(false);
+    await sleep(650);
+    expect(await inbox.lease('b', 'two', 10_000)).toBe(true);
   });
 
   it('refuses, changing nothing, a complete under a lease that expired and was taken by another owner', async () => {
@@ -106,7 +128,7 @@ describe('createRedisInbox', () => {
     expect(await store.get('state:x:a')).toEqual({ n: 0 });
     expect(await keysUnder(keyPrefix)).not.toContain('user-state:x:a:1');
     expect(await keysUnder(keyPrefix)).not.toContain(`inbox:done:${entry.dedupeKey}`);
-    expect(await two.next('a')).toEqual(entry);
+    expect(await two.next('a')).toEqual({ ...entry, attempts: 1 }); // two's take of one's lapsed lease counted it
     expect(await two.complete(entry, 'two', changes)).toEqual({ completed: true, next: undefined });
     expect(await store.get('state:x:a')).toEqual({ n: 1 });
   });

@@ -7,7 +7,10 @@
  * - `inbox:seq` the last entry seq (INCR); `inbox:e:<seq>` an entry, hash {conversation, dedupe, wire, attempts};
  * - `inbox:c:<conversationId>` a conversation's queued seqs, sorted set (score = seq);
  * - `inbox:convs` the set of conversations with queued entries; `inbox:q:<dedupeKey>` → seq while queued;
- * - `inbox:done:<dedupeKey>` a done mark, PX = dedupeWindowMs; `inbox:lease:<conversationId>` → owner, PX = leaseMs;
+ * - `inbox:done:<dedupeKey>` a done mark, PX = dedupeWindowMs;
+ * - `inbox:lease:<conversationId>` → `<expiresAt ms>:<owner>` (server time), PX = leaseMs + a day: the record
+ *   outlives its expiry, so a take over it sees the conversation's last handling never ended (Inbox.lease);
+ *   one without a time (written before this layout) is a lease held until its key expires;
  * - `inbox:dead:seq` the last dead letter id (INCR); `inbox:dead` hash id → JSON record (failedAt from TIME).
  * State written by `complete` is what the store writes: hash `<keyPrefix><key>` {value, version}, PEXPIREd.
  *
@@ -51,6 +54,9 @@ export type RedisInboxOptions = Omit<InboxOptions, 'now'> & {
   readonly log?: Logger;
 };
 
+/** How long a lease key outlives the lease's expiry, ms: a take up to a day after it lapsed counts the overrun. */
+const LEASE_RECORD_KEPT_MS = 86_400_000;
+
 // Every script gets ARGV[1] = the key prefix, and these helpers.
 const PRELUDE = `
 local p = ARGV[1]
@@ -75,9 +81,20 @@ local function peek(conv)
   if not f[1] then return nil end
   return {seq, f[1], f[2], f[3], f[4]}
 end
-local function addDead(record)
+local function nowMs()
   local t = redis.call('TIME')
-  record.failedAt = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- The holder of a conversation's lease record and its expiry (ms), or nil.
+local function leaseOf(conv)
+  local v = redis.call('GET', p .. 'inbox:lease:' .. conv)
+  if not v then return nil end
+  local at, owner = string.match(v, '^(%d+):(.*)$')
+  if not at then return v, math.huge end
+  return owner, tonumber(at)
+end
+local function addDead(record)
+  record.failedAt = nowMs()
   local id = redis.call('INCR', p .. 'inbox:dead:seq')
   redis.call('HSET', p .. 'inbox:dead', id, cjson.encode(record))
 end
@@ -96,19 +113,40 @@ end
 return added
 `;
 
-// ARGV: conversation, owner, lease ms. Returns 1 when taken or renewed.
-const LEASE = `
-local k = p .. 'inbox:lease:' .. ARGV[2]
-local holder = redis.call('GET', k)
-if holder and holder ~= ARGV[3] then return 0 end
-redis.call('SET', k, ARGV[3], 'PX', ARGV[4])
+// Records the lease of ARGV[2] held by ARGV[3] for ARGV[4] ms from now (the record lives a day longer).
+const SET_LEASE = `
+local function setLease(now)
+  local ms = tonumber(ARGV[4])
+  redis.call('SET', p .. 'inbox:lease:' .. ARGV[2], string.format('%.0f', now + ms) .. ':' .. ARGV[3], 'PX', ms + ${LEASE_RECORD_KEPT_MS})
+end
+`;
+
+// ARGV: conversation, owner, lease ms. Returns 1 when taken. A take over a record still there (lapsed, or
+// this owner's) counts an attempt on the conversation's oldest entry (Inbox.lease).
+const LEASE = `${SET_LEASE}
+local now = nowMs()
+local holder, expiresAt = leaseOf(ARGV[2])
+if holder and holder ~= ARGV[3] and expiresAt > now then return 0 end
+if holder then
+  local seq = redis.call('ZRANGE', p .. 'inbox:c:' .. ARGV[2], 0, 0)[1]
+  if seq and redis.call('EXISTS', p .. 'inbox:e:' .. seq) == 1 then
+    redis.call('HINCRBY', p .. 'inbox:e:' .. seq, 'attempts', 1)
+  end
+end
+setLease(now)
+return 1
+`;
+
+// ARGV: conversation, owner, lease ms. Returns 1 when renewed (the owner's record, valid or lapsed).
+const RENEW = `${SET_LEASE}
+if leaseOf(ARGV[2]) ~= ARGV[3] then return 0 end
+setLease(nowMs())
 return 1
 `;
 
 // ARGV: conversation, owner.
 const RELEASE = `
-local k = p .. 'inbox:lease:' .. ARGV[2]
-if redis.call('GET', k) == ARGV[3] then redis.call('DEL', k) end
+if leaseOf(ARGV[2]) == ARGV[3] then redis.call('DEL', p .. 'inbox:lease:' .. ARGV[2]) end
 return 0
 `;
 
@@ -123,7 +161,8 @@ return peek(ARGV[2])
 const COMPLETE = `
 local f = redis.call('HMGET', p .. 'inbox:e:' .. ARGV[2], 'conversation', 'dedupe')
 if not f[1] or f[2] ~= ARGV[3] then return 0 end
-if redis.call('GET', p .. 'inbox:lease:' .. f[1]) ~= ARGV[4] then return 0 end
+local holder, expiresAt = leaseOf(f[1])
+if holder ~= ARGV[4] or expiresAt <= nowMs() then return 0 end
 for i = 7, #ARGV, 3 do
   local t = redis.call('TYPE', p .. ARGV[i]).ok
   if t ~= 'hash' and t ~= 'none' then
@@ -153,7 +192,9 @@ const FAIL = `
 local e = p .. 'inbox:e:' .. ARGV[2]
 local f = redis.call('HMGET', e, 'conversation', 'dedupe', 'wire', 'attempts')
 if not f[1] then return 'dead-lettered' end
-local attempts = tonumber(f[4]) + 1
+local attempts = tonumber(f[4])
+-- Attempts used up already (lease overruns): dead-lettered with that count, none added.
+if attempts < tonumber(ARGV[3]) then attempts = attempts + 1 end
 if attempts < tonumber(ARGV[3]) then
   redis.call('HSET', e, 'attempts', attempts)
   return 'retry'
@@ -193,6 +234,8 @@ const toScript = <R>(lua: string, transformReply: (reply: unknown) => R) =>
   });
 
 const toNumber = (reply: unknown): number => Number(reply);
+/** A lease's length as a Redis PX argument: whole ms, at least 1. */
+const toPx = (leaseMs: number): string => String(Math.max(1, Math.ceil(leaseMs)));
 const toEntry = (fields: readonly unknown[]): InboxEntry => {
   const [seq, conversationId, dedupeKey, wire, attempts] = fields.map(String) as [string, string, string, string, string];
   return { seq: Number(seq), conversationId, dedupeKey, wire, attempts: Number(attempts) };
@@ -200,6 +243,7 @@ const toEntry = (fields: readonly unknown[]): InboxEntry => {
 const scripts = {
   inboxAppend: toScript(APPEND, (reply) => (reply as string[]).map(String)),
   inboxLease: toScript(LEASE, toNumber),
+  inboxRenew: toScript(RENEW, toNumber),
   inboxRelease: toScript(RELEASE, toNumber),
   inboxNext: toScript(NEXT, (reply): InboxEntry | undefined => (reply === null ? undefined : toEntry(reply as unknown[]))),
   inboxComplete: toScript(COMPLETE, (reply): InboxCompletion => {
@@ -281,10 +325,9 @@ export async function createRedisInbox(options: RedisInboxOptions): Promise<Inbo
       ),
     conversations: () => call('read', () => client.sMembers(`${prefix}inbox:convs`)),
     lease: (conversationId, owner, leaseMs) =>
-      call('lease', async () => {
-        const px = String(Math.max(1, Math.ceil(leaseMs)));
-        return (await client.inboxLease([prefix, conversationId, owner, px])) === 1;
-      }),
+      call('lease', async () => (await client.inboxLease([prefix, conversationId, owner, toPx(leaseMs)])) === 1),
+    renew: (conversationId, owner, leaseMs) =>
+      call('renew', async () => (await client.inboxRenew([prefix, conversationId, owner, toPx(leaseMs)])) === 1),
     release: (conversationId, owner) =>
       call('release', async () => {
         await client.inboxRelease([prefix, conversationId, owner]);

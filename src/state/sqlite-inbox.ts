@@ -9,6 +9,10 @@
  * `deadLetters`) take no write transaction; one called after writes still waiting runs behind them. WAL with
  * `synchronous=NORMAL`: a killed process loses nothing it committed; a power cut may lose the last commits
  * (set by the store's connection setup).
+ *
+ * A lease row stays after its expiry until taken or released: `lease` tries the normal take (no row) in one
+ * statement; only when a row is there does it try the take over it (lapsed, or this owner's) and count the
+ * attempt on the conversation's oldest entry, in the same write body.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
@@ -79,9 +83,13 @@ const SQL = {
   conversations: 'SELECT DISTINCT conversation_id FROM inbox',
   next: 'SELECT seq, conversation_id, dedupe_key, wire, attempts FROM inbox WHERE conversation_id = ? ORDER BY seq LIMIT 1',
   entry: 'SELECT seq, conversation_id, dedupe_key, wire, attempts FROM inbox WHERE seq = ?',
-  takeLease: `INSERT INTO leases (conversation_id, owner, expires_at) VALUES (?, ?, ?)
-    ON CONFLICT (conversation_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-    WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+  // A take where no lease is recorded: the one statement of the normal path.
+  takeLease: 'INSERT INTO leases (conversation_id, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO NOTHING',
+  // Else, the take over a record that lapsed or is this owner's, followed by countOverrun.
+  takeOver: 'UPDATE leases SET owner = ?2, expires_at = ?3 WHERE conversation_id = ?1 AND (owner = ?2 OR expires_at <= ?4)',
+  renewLease: 'UPDATE leases SET expires_at = ? WHERE conversation_id = ? AND owner = ?',
+  countOverrun: `UPDATE inbox SET attempts = attempts + 1
+    WHERE seq = (SELECT seq FROM inbox WHERE conversation_id = ? ORDER BY seq LIMIT 1)`,
   // Removes an entry only while `owner` holds the lease of its conversation.
   removeLeased: `DELETE FROM inbox WHERE seq = ?
     AND EXISTS (SELECT 1 FROM leases WHERE conversation_id = ? AND owner = ? AND expires_at > ?)`,
@@ -192,7 +200,15 @@ export function createSqliteInbox(options: InboxOptions & { readonly path: strin
     conversations: async () =>
       read(() => (statements.conversations.all() as { conversation_id: string }[]).map((row) => row.conversation_id)),
     lease: async (conversationId, owner, leaseMs) =>
-      write('lease', (at) => Number(statements.takeLease.run(conversationId, owner, at + leaseMs, at).changes) === 1),
+      write('lease', (at) => {
+        if (Number(statements.takeLease.run(conversationId, owner, at + leaseMs).changes) === 1) return true;
+        if (Number(statements.takeOver.run(conversationId, owner, at + leaseMs, at).changes) !== 1) return false;
+        // Taken over: the conversation's last handling never ended (Inbox.lease), which counts an attempt.
+        statements.countOverrun.run(conversationId);
+        return true;
+      }),
+    renew: async (conversationId, owner, leaseMs) =>
+      write('renew', (at) => Number(statements.renewLease.run(at + leaseMs, conversationId, owner).changes) === 1),
     release: async (conversationId, owner) => {
       await write('release', () => statements.release.run(conversationId, owner));
     },
@@ -213,13 +229,15 @@ export function createSqliteInbox(options: InboxOptions & { readonly path: strin
       write('fail', (at) => {
         const row = statements.entry.get(entry.seq) as EntryRow | undefined;
         if (row === undefined) return 'dead-lettered';
-        if (row.attempts + 1 < maxAttempts) {
+        // Attempts used up already (lease overruns): dead-lettered with that count, none added.
+        const attempts = row.attempts < maxAttempts ? row.attempts + 1 : row.attempts;
+        if (attempts < maxAttempts) {
           statements.countAttempt.run(entry.seq);
           return 'retry';
         }
         statements.remove.run(entry.seq);
         markDone(row.dedupe_key, at);
-        statements.addDead.run(row.conversation_id, row.dedupe_key, row.wire, row.attempts + 1, error.code, error.message, at);
+        statements.addDead.run(row.conversation_id, row.dedupe_key, row.wire, attempts, error.code, error.message, at);
         return 'dead-lettered';
       }),
     deadLetter: async (wire, error) => {

@@ -58,6 +58,46 @@ export function describeInbox(
       await inbox.close();
     });
 
+    it('counts an attempt on the oldest entry when a lease is taken over, none for a fresh take or a renewal', async () => {
+      const backend = await fresh();
+      const { inbox } = backend;
+      const expire = async () => (backend.advance ? backend.advance(301) : sleep(450));
+      const attempts = async () => (await inbox.next('a'))?.attempts;
+      await inbox.append([item('a', 1), item('a', 2)]);
+      expect(await inbox.renew('a', 'one', 300)).toBe(false); // nothing to renew
+      expect(await inbox.lease('a', 'one', 300)).toBe(true); // no record: a fresh take
+      expect(await inbox.renew('a', 'one', 300)).toBe(true);
+      expect(await inbox.renew('a', 'two', 300)).toBe(false); // not two's
+      expect(await attempts()).toBe(0);
+      await expire();
+      expect(await inbox.lease('a', 'two', 300)).toBe(true); // one's lease lapsed: one attempt
+      expect(await inbox.lease('a', 'one', 300)).toBe(false); // two holds it: nothing counted
+      expect(await inbox.renew('a', 'one', 300)).toBe(false);
+      expect(await attempts()).toBe(1);
+      expect(await inbox.lease('a', 'two', 300)).toBe(true); // its own lease, taken again (a restart under its name)
+      expect(await attempts()).toBe(2);
+      await expire();
+      expect(await inbox.renew('a', 'two', 300)).toBe(true); // its own lapsed lease, not taken since: renewed
+      expect(await attempts()).toBe(2);
+      await inbox.release('a', 'two');
+      expect(await inbox.lease('a', 'one', 300)).toBe(true); // released: no record, nothing counted
+      expect(await attempts()).toBe(2);
+      expect(await inbox.lease('b', 'one', 300)).toBe(true);
+      await expire();
+      expect(await inbox.lease('b', 'two', 300)).toBe(true); // lapsed, but no entry to count on
+      expect(await inbox.conversations()).toEqual(['a']);
+
+      // Attempts used up by overruns: `fail` dead-letters the entry with that count, adding none.
+      const entry = await inbox.next('a');
+      if (entry === undefined) throw new Error('no entry');
+      expect(await inbox.fail(entry, { code: 'CHORUS_ERR_LEASE_OVERRUN', message: 'overran' }, 2)).toBe('dead-lettered');
+      expect((await inbox.deadLetters()).map((letter) => [letter.dedupeKey, letter.attempts, letter.code])).toEqual([
+        [item('a', 1).dedupeKey, 2, 'CHORUS_ERR_LEASE_OVERRUN'],
+      ]);
+      expect(await inbox.next('a')).toMatchObject({ ...item('a', 2), attempts: 0 }); // only the oldest was counted
+      await inbox.close();
+    });
+
     it('completes an entry atomically with its state changes, once, and only under the lease', async () => {
       const { inbox, store } = await fresh();
       await store.set('state:x:a', { stale: true });
