@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: chorus against grammY, Slack Bolt, Hubot and a JSON.parse floor on one dispatch workload,
- * then chorus end to end (daemon against the embedded pod over loopback), its memory, and a CPU profile of
- * its dispatch. Each framework runs in its own child process (warm-up, then the timed run); runs are
+ * then chorus end to end (daemon against the embedded pod over loopback), its memory (state per conversation;
+ * the RSS floor of Node and the packages under the daemon's idle RSS), and a CPU profile of its dispatch.
+ * Each framework runs in its own child process (warm-up, then the timed run); runs are
  * interleaved round-robin so a burst of load on a shared machine hits every framework alike, and the median
  * run is reported. Prints the tables and writes bench/RESULTS.md.
  *
@@ -21,6 +22,7 @@ import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile.ts';
 import { writeWorkload, type WorkloadMeta } from './lib/workload-files.ts';
 import { COMMANDS, DEFAULT_SPEC, type HandlerCounts } from './lib/workload.ts';
 import type { E2eResult, StepResult } from './e2e/e2e.ts';
+import type { FootprintResult } from './memory/footprint.ts';
 import type { StateResult } from './memory/state.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -211,6 +213,23 @@ try {
     memoryRows.push(['state', `failed: ${state.error.split('\n')[0] ?? ''}`, '']);
   }
 
+  // ---------------------------------------------------------------- memory: the floor under the idle RSS
+  log('memory: RSS of Node and the packages the daemon loads');
+  const footprint = await runChild<FootprintResult>([join(BENCH, 'memory/footprint.ts'), scratch], 120_000);
+  const floor = footprint.ok ? footprint.result.sets.at(-1) : undefined;
+  if (footprint.ok) {
+    const skipped = Object.entries(footprint.result.notLoaded).map(([name, why]) => `${name}: ${why}`).join('; ');
+    for (const set of footprint.result.sets) {
+      memoryRows.push([
+        `RSS floor: ${set.label}`,
+        `${mb(set.rssBytes)} MB`,
+        `a fresh process importing ${set.imports.length === 0 ? 'nothing' : set.imports.join(', ')} (compile cache warm), VmRSS after GC, median of 3${set === floor ? ` (not loaded idle: ${skipped})` : ''}`,
+      ]);
+    }
+  } else {
+    memoryRows.push(['RSS floor', `failed: ${footprint.error.split('\n')[0] ?? ''}`, '']);
+  }
+
   // ---------------------------------------------------------------- end to end
   let e2eSection = '## End to end\n\nskipped (--skip-e2e)';
   if (!flags['skip-e2e']) {
@@ -271,7 +290,8 @@ try {
         at5k === undefined || at5k.skipped === true ? 'not run' : `${fixed(at5k.p99Ms, 1)} ms (sustained ${int(at5k.sustainedPerSec)} events/s)`,
         verdict(at5k === undefined || at5k.skipped === true ? false : at5k.p99Ms < 10 && at5k.sustainedPerSec >= 4_500),
       ]);
-      goals.push(['idle RSS of the daemon', '< 80 MB', `${mb(r.idleRssBytes)} MB (first start: ${mb(r.idleRssFirstStartBytes)} MB)`, verdict(r.idleRssBytes < 80e6)]);
+      const floorNote = floor === undefined ? '' : `; Node and its packages alone: ${mb(floor.rssBytes)} MB`;
+      goals.push(['idle RSS of the daemon', '< 80 MB', `${mb(r.idleRssBytes)} MB (first start: ${mb(r.idleRssFirstStartBytes)} MB${floorNote})`, verdict(r.idleRssBytes < 80e6)]);
     } else {
       e2eSection = `## End to end\n\nfailed: \`\`\`\n${e2e.error}\n\`\`\``;
       log(`end to end failed: ${e2e.error}`);
