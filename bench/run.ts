@@ -273,7 +273,9 @@ try {
       memoryRows.unshift(
         ['daemon RSS, idle after start-up', `${mb(r.idleRssBytes)} MB`, '/proc/<pid>/status VmRSS, 2 s after the first datafeed read; a warm start (Node\'s compile cache filled by an earlier start)'],
         ['daemon RSS, idle after its first start', `${mb(r.idleRssFirstStartBytes)} MB`, 'the same, on an empty compile cache (as on a machine where chorus never ran: every TypeScript source is type-stripped)'],
+        ['daemon RSS, idle after start-up and its idle trim', `${mb(r.idleRssTrimmedBytes)} MB`, `the same, once the daemon's idle trim ran (one memory-reducing GC after ${fixed(r.idleTrimMs / 1000, 0)} s without events: memory.trimWhenIdleMs, default)`],
         ['daemon RSS, idle after the load', `${mb(r.idleRssAfterLoadBytes)} MB`, 'VmRSS 2 s after the last step'],
+        ['daemon RSS, idle after the load and its idle trim', `${mb(r.idleRssTrimmedAfterLoadBytes)} MB`, 'the same, once the idle trim ran'],
         ['daemon peak RSS', `${mb(r.peakRssBytes)} MB`, 'VmHWM'],
       );
       const full = r.steps.find((s) => s.rate === null);
@@ -291,7 +293,8 @@ try {
         verdict(at5k === undefined || at5k.skipped === true ? false : at5k.p99Ms < 10 && at5k.sustainedPerSec >= 4_500),
       ]);
       const floorNote = floor === undefined ? '' : `; Node and its packages alone: ${mb(floor.rssBytes)} MB`;
-      goals.push(['idle RSS of the daemon', '< 80 MB', `${mb(r.idleRssBytes)} MB (first start: ${mb(r.idleRssFirstStartBytes)} MB${floorNote})`, verdict(r.idleRssBytes < 80e6)]);
+      const idle = `${mb(r.idleRssTrimmedBytes)} MB (2 s after start-up: ${mb(r.idleRssBytes)} MB; first start: ${mb(r.idleRssFirstStartBytes)} MB${floorNote})`;
+      goals.push(['idle RSS of the daemon', '< 80 MB', idle, verdict(r.idleRssTrimmedBytes < 80e6)]);
     } else {
       e2eSection = `## End to end\n\nfailed: \`\`\`\n${e2e.error}\n\`\`\``;
       log(`end to end failed: ${e2e.error}`);

@@ -48,8 +48,8 @@ async function startPodBehindProxy(): Promise<{ pod: EmbeddedPod; proxy: Recordi
   return { pod, proxy, keyPath: join(keysDir, 'chorus-bot.pem') };
 }
 
-/** A config for a real pod at `url`: no listeners, memory state, fast retries, `datafeed` fields merged in. */
-function configAt(url: string, keyPath: string, datafeed: Record<string, unknown> = {}): Config {
+/** A config for a real pod at `url`: no listeners, memory state, fast retries, `datafeed` and top-level `more` fields merged in. */
+function configAt(url: string, keyPath: string, datafeed: Record<string, unknown> = {}, more: Record<string, unknown> = {}): Config {
   const listeners = join(tmp, 'listeners');
   mkdirSync(listeners, { recursive: true });
   return configSchema.parse({
@@ -61,6 +61,7 @@ function configAt(url: string, keyPath: string, datafeed: Record<string, unknown
     http: { host: '127.0.0.1', port: 0 },
     state: { backend: 'memory' },
     listeners,
+    ...more,
   });
 }
 
@@ -113,6 +114,24 @@ describe('runDaemon against a pod', () => {
     await eventually('the bot reading its datafeed', () => (pod.stats().waitingReads > 0 ? true : undefined));
     await daemon.stop();
     expect(creates(proxy).map((e) => JSON.parse(e.body.toString('utf8')) as unknown)).toEqual([{}]);
+  });
+
+  it('gives memory back once idle (memory.trimWhenIdleMs): once after start-up, again only after events', async () => {
+    const { pod, proxy, keyPath } = await startPodBehindProxy(); // empty long polls every 200 ms: not activity
+    const capture = captureLog('debug');
+    const trims = () => capture.lines().filter((line) => line['msg'] === 'idle: memory trimmed');
+    const daemon = await startDaemon(configAt(proxy.url, keyPath, {}, { memory: { trimWhenIdleMs: 300 } }), capture.log);
+    await eventually('a trim after start-up', () => (trims().length > 0 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // idle still, over several empty reads
+    expect(trims()).toHaveLength(1);
+    const [first] = trims();
+    expect(first?.['rssAfter']).toEqual(expect.any(Number));
+    expect(first?.['ms']).toEqual(expect.any(Number));
+
+    pod.postMessage(ALICE.username, 'im-alice', 'hello');
+    await eventually('a trim after the event', () => (trims().length > 1 ? true : undefined));
+    await daemon.stop();
+    expect(trims()).toHaveLength(2);
   });
 
   it('counts re-authentications after a 401 in chorus_reauthentications_total: ok, then failed when refused', async () => {

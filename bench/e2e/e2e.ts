@@ -8,7 +8,9 @@
  *
  * Start: the daemon is started twice on a compile cache of its own (NODE_COMPILE_CACHE in the scratch dir): first on
  * the empty cache, as on a machine where chorus never ran (idle RSS and start-up measured, then stopped), then
- * the measured daemon, warm, as every later start is.
+ * the measured daemon, warm, as every later start is. Its idle RSS is read 2 s after its first datafeed read,
+ * then once its idle trim ran (memory.trimWhenIdleMs at its default, IDLE_TRIM_MS: one memory-reducing GC
+ * after that long without events), before the steps; and after the steps, 2 s after the load and once trimmed.
  *
  * Steps: a warm-up, then 1k, 5k and 20k events/s for STEP_MS each (a rate the daemon cannot sustain ends the
  * fixed-rate steps: higher ones are skipped), then full speed: for FULL_SPEED_MS the pod keeps the feed topped
@@ -42,6 +44,8 @@ const FULL_SPEED_MS = quick ? 3_000 : 10_000;
 const FULL_SPEED_BACKLOG = 2_000;
 /** How long a step may take to get its replies after its last publish. */
 const DRAIN_TIMEOUT_MS = 60_000;
+/** The daemon's idle trim (memory.trimWhenIdleMs, at its default): one GC 1 to 1.5 × this after its last event. */
+const IDLE_TRIM_MS = 10_000;
 /** A fixed rate counts as sustained when the daemon kept up with this share of it. */
 const SUSTAINED_SHARE = 0.9;
 
@@ -69,8 +73,14 @@ export type StepResult = {
 export type E2eResult = {
   readonly state: string;
   readonly config: unknown;
-  /** Idle RSS of the measured daemon: a warm start (the compile cache as the first start left it). */
+  /** Idle RSS of the measured daemon 2 s after its first read: a warm start (the compile cache as the first start left it). */
   readonly idleRssBytes: number;
+  /** Its idle RSS once its idle trim ran (1.5 × IDLE_TRIM_MS + 1 s after the first read), before any event. */
+  readonly idleRssTrimmedBytes: number;
+  /** Its idle RSS once its idle trim ran after the load. */
+  readonly idleRssTrimmedAfterLoadBytes: number;
+  /** The daemon's memory.trimWhenIdleMs. */
+  readonly idleTrimMs: number;
   /** Idle RSS of the first start, on an empty compile cache. */
   readonly idleRssFirstStartBytes: number;
   readonly idleRssAfterLoadBytes: number;
@@ -145,6 +155,7 @@ const config: Record<string, unknown> = {
   listeners: join(ROOT, 'bench/e2e/listeners'),
   http: { host: '127.0.0.1', port: 0 },
   log: { level: 'warn' },
+  ...('memory' in configSchema.shape ? { memory: { trimWhenIdleMs: IDLE_TRIM_MS } } : {}),
 };
 const concurrencyArg = args.includes('--concurrency') ? Number(args[args.indexOf('--concurrency') + 1]) : undefined;
 if (hasStateConfig) {
@@ -247,6 +258,12 @@ async function idleAfterStart(of: Daemon): Promise<{ startupMs: number; idleRssB
   return { startupMs, idleRssBytes: procStatus(of.pid, 'VmRSS') };
 }
 
+/** VmRSS once the daemon's idle trim ran, its last activity (start-up, or an event) being no later than `since` (performance.now()). */
+async function rssAfterIdleTrim(of: Daemon, since: number): Promise<number> {
+  await sleep(Math.max(0, since + IDLE_TRIM_MS * 1.5 + 1_000 - performance.now()));
+  return of.exitCode === undefined ? procStatus(of.pid, 'VmRSS') : 0;
+}
+
 // The first start, on the empty compile cache: measured idle, then stopped.
 const first = startDaemon([]);
 const firstStart = await idleAfterStart(first);
@@ -257,6 +274,7 @@ await waitFor('the first daemon to let its read go', () => pod.stats().waitingRe
 const daemon = startDaemon(profileFlags);
 const { pid } = daemon;
 const { startupMs, idleRssBytes } = await idleAfterStart(daemon);
+const idleRssTrimmedBytes = await rssAfterIdleTrim(daemon, daemon.startedAt + startupMs);
 
 // ------------------------------------------------------------------ publishing
 let sequence = 0;
@@ -357,6 +375,7 @@ try {
   await sleep(2_000);
   const idleRssAfterLoadBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
   const peakRssBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmHWM') : 0;
+  const idleRssTrimmedAfterLoadBytes = await rssAfterIdleTrim(daemon, performance.now() - 2_000);
   const stopAt = performance.now();
   daemon.child.kill('SIGTERM');
   const killer = setTimeout(() => daemon.child.kill('SIGKILL'), 15_000);
@@ -369,6 +388,9 @@ try {
     state,
     config,
     idleRssBytes,
+    idleRssTrimmedBytes,
+    idleRssTrimmedAfterLoadBytes,
+    idleTrimMs: IDLE_TRIM_MS,
     idleRssFirstStartBytes: firstStart.idleRssBytes,
     idleRssAfterLoadBytes,
     peakRssBytes,

@@ -103,6 +103,11 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(8080) })
     .default({ host: '127.0.0.1', port: 8080 }),
+  /**
+   * After `trimWhenIdleMs` (ms) without a datafeed event, one memory-reducing GC gives the young generation
+   * V8 grew at start-up or under load back to the system (src/daemon/idle-trim.ts); 0: never.
+   */
+  memory: z.strictObject({ trimWhenIdleMs: z.number().int().min(0).default(10_000) }).default({ trimWhenIdleMs: 10_000 }),
   /** The folder of listener modules (TypeScript or JavaScript files; *.test.* files are skipped). */
   listeners: z.string().min(1).default('listeners'),
   log: z

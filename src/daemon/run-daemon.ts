@@ -18,6 +18,7 @@ import { createEventPipeline } from '../routing/event-pipeline.ts';
 import { openStateBackend } from '../state/open-state-backend.ts';
 import { runWithInbox } from '../routing/run-with-inbox.ts';
 import { toHealth, startHealthServer } from './health-server.ts';
+import { startIdleTrim } from './idle-trim.ts';
 import { loadListeners } from './load-listeners.ts';
 import { readPrivateKey } from './private-key.ts';
 import { createDaemonMetrics, type DaemonMetrics } from './metrics.ts';
@@ -126,10 +127,12 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     });
     const startedAtMs = Date.now();
     let lastReadAtMs: number | undefined;
+    let lastEventsAtMs = startedAtMs; // the last batch with events (activity, for the idle trim)
     const source: DatafeedSource = {
       batches$: datafeed.batches$.pipe(
         tap((batch) => {
           lastReadAtMs = Date.now();
+          if (batch.events.length > 0) lastEventsAtMs = lastReadAtMs;
           metrics.eventsRead.inc(batch.events.length);
         }),
       ),
@@ -141,6 +144,8 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
       registry: metrics.registry,
     });
     closers.push(() => healthServer.close());
+    const stopTrim = startIdleTrim({ idleMs: config.memory.trimWhenIdleMs, lastActiveAt: () => lastEventsAtMs, log });
+    closers.push(async () => stopTrim());
 
     let reportFailure: (err: Error) => void = () => undefined;
     const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
