@@ -5,159 +5,33 @@
  * leaves it to the lease's holder, which replies once; while the lease is held, replies go out as before.
  * (What the takeover of a lapsed lease counts, and where overruns end, is test/lease-overrun.test.ts.)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { captureLog } from '../src/datafeed/loopback.test-support.ts';
-import { createMemorySource } from '../src/datafeed/memory-source.ts';
 import { isChorusError } from '../src/errors.ts';
-import { createMemoryDeadLetters } from '../src/routing/dead-letters.ts';
-import { createEventPipeline, type EventOutcome } from '../src/routing/event-pipeline.ts';
-import { defineListener, type ListenerModule } from '../src/routing/listener.ts';
-import { runWithInbox } from '../src/routing/run-with-inbox.ts';
-import type { ConversationStore } from '../src/state/conversation-store.ts';
-import type { Inbox } from '../src/state/inbox.ts';
-import { createMemoryInbox } from '../src/state/memory-inbox.ts';
-import { createMemoryStore } from '../src/state/memory-store.ts';
-import { createRedisInbox } from '../src/state/redis-inbox.ts';
-import { createRedisStore } from '../src/state/redis-store.ts';
-import { createSqliteInbox } from '../src/state/sqlite-inbox.ts';
-import { createSqliteStore } from '../src/state/sqlite-store.ts';
+import { defineListener } from '../src/routing/listener.ts';
 import { createEventFactory } from '../src/testing/factories.ts';
-import { useTestRedis } from './state/redis-url.ts';
+import { INSTANCE_BOT, useInboxInstances, type BackendKind, type InstanceOptions, type SkewableKind } from './support/inbox-instances.ts';
 
-const botUserId = '7000000000001';
-const f = createEventFactory({ bot: { userId: botUserId, displayName: 'Chorus Bot' } });
+const f = createEventFactory({ bot: INSTANCE_BOT });
 const alice = f.user({ displayName: 'Alice Ng' });
 // Long enough that a loaded machine's late timers do not let a renewal miss (sends stop 0.9 × this after one).
 const LEASE_MS = 600;
 /** Polls wait this long at most: the stall, or a loaded machine, holds their timers back. */
 const POLL = { timeout: 5_000 };
-const dir = mkdtempSync(join(tmpdir(), 'chorus-lease-fencing-'));
 
-// What a test started, let go after it even when it failed halfway (so it cannot disturb the next tests).
-const running: Subscription[] = [];
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const subscription of running.splice(0)) subscription.unsubscribe();
-  for (const close of closers.splice(0)) await close();
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-type Backend = { readonly inbox: Inbox; readonly store: ConversationStore };
-
-/**
- * A backend: `open()` gives an instance its view of one shared inbox and store (the memory adapter: the same
- * objects; SQLite: a connection of its own on one file; Redis: clients of its own under one key prefix).
- * `skewed(clockSkewMs, take)` runs `take` with a view whose inbox clock runs `clockSkewMs` ahead (the memory
- * adapter: the skew applied while `take` runs; SQLite: a connection with that clock); Redis keeps the time
- * itself, so it has none.
- */
-type BackendKind = { readonly name: string; make(): { open(): Promise<Backend> } };
-/** A backend whose inbox takes the time from its caller, so a test can skew it. */
-type SkewableKind = {
-  readonly name: string;
-  make(): { open(): Promise<Backend>; skewed<T>(clockSkewMs: number, take: (backend: Backend) => T): T };
-};
-
-const redis = useTestRedis();
-
-const memoryKind: SkewableKind = {
-  name: 'memory inbox',
-  make() {
-    let skewMs = 0;
-    const store = createMemoryStore();
-    const backend = { store, inbox: createMemoryInbox({ store, now: () => Date.now() + skewMs }) };
-    return {
-      open: async () => backend,
-      skewed(clockSkewMs, take) {
-        skewMs = clockSkewMs;
-        try {
-          return take(backend); // the memory inbox reads its clock synchronously, within the call
-        } finally {
-          skewMs = 0;
-        }
-      },
-    };
-  },
-};
-
-const sqliteKind: SkewableKind = {
-  name: 'SQLite inbox',
-  make() {
-    const path = join(mkdtempSync(join(dir, 'db-')), 'state.db');
-    const open = (now?: () => number): Backend => {
-      const backend = { store: createSqliteStore({ path }), inbox: createSqliteInbox(now === undefined ? { path } : { path, now }) };
-      closers.push(async () => void (await Promise.all([backend.inbox.close(), backend.store.close()])));
-      return backend;
-    };
-    return { open: async () => open(), skewed: (clockSkewMs, take) => take(open(() => Date.now() + clockSkewMs)) };
-  },
-};
-
-const redisKind: BackendKind = {
-  name: 'Redis inbox',
-  make() {
-    const keyPrefix = redis.nextPrefix();
-    return {
-      async open() {
-        const backend = {
-          store: await createRedisStore({ url: redis.url(), keyPrefix }),
-          inbox: await createRedisInbox({ url: redis.url(), keyPrefix }),
-        };
-        closers.push(async () => void (await Promise.all([backend.inbox.close(), backend.store.close()])));
-        return backend;
-      },
-    };
-  },
-};
-
-const backends: readonly BackendKind[] = [memoryKind, sqliteKind, redisKind];
+const instances = useInboxInstances('chorus-lease-fencing-');
+const backends: readonly BackendKind[] = [instances.memory, instances.sqlite, instances.redis];
 // Another owner can take a lease that has not expired for its holder only through a clock that runs ahead:
 // the memory and SQLite inboxes take the time from their caller; Redis keeps it.
-const skewableBackends: readonly SkewableKind[] = [memoryKind, sqliteKind];
+const skewableBackends: readonly SkewableKind[] = [instances.memory, instances.sqlite];
 
 type Sent = { readonly owner: string; readonly eventId: string; readonly text: string };
 
-/** One runWithInbox instance named `owner`; its replies are recorded in `sent` under its name. */
-async function startInstance(options: {
-  owner: string;
-  listener: ListenerModule;
-  backend: Backend;
-  sent: Sent[];
-  events: unknown[];
-  log: Logger;
-}) {
-  const pipeline = await createEventPipeline({
-    listeners: [options.listener],
-    bot: { userId: botUserId, displayName: 'Chorus Bot' },
-    store: options.backend.store,
-    sender: {
-      send: async (message) => void options.sent.push({ owner: options.owner, eventId: message.inReplyTo.eventId, text: message.message }),
-    },
-    deadLetters: createMemoryDeadLetters(),
-    log: options.log,
-  });
-  const stop = new AbortController();
-  const outcomes: EventOutcome[] = [];
-  const outcomes$ = runWithInbox({
-    pipeline,
-    source: createMemorySource(options.events.length === 0 ? [] : [{ events: options.events }]),
-    ...options.backend,
-    log: options.log,
-    owner: options.owner,
-    leaseMs: LEASE_MS,
-    sweepIntervalMs: 20,
-    retryDelayMs: 1,
-    stopSignal: stop.signal,
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    running.push(outcomes$.subscribe({ next: (outcome) => void outcomes.push(outcome), error: reject, complete: resolve }));
-  });
-  return { outcomes, done, stop: () => stop.abort() };
+/** One instance named `owner`; its replies are recorded in `sent` under its name. */
+function startInstance(options: Omit<InstanceOptions, 'onSend' | 'leaseMs'> & { readonly sent: Sent[] }) {
+  const { sent, ...rest } = options;
+  const onSend: InstanceOptions['onSend'] = (message) => void sent.push({ owner: options.owner, eventId: message.inReplyTo.eventId, text: message.message });
+  return instances.start({ ...rest, onSend, leaseMs: LEASE_MS });
 }
 
 /** Replies `text`; a refusal is kept in `refused` and thrown on (the listener fails with it). */
