@@ -127,4 +127,42 @@ describe.each(backends)('lease overruns ($name)', (kind) => {
     ]);
     expect(await inbox.conversations()).toEqual([]);
   });
+
+  it('ends a crash loop without dead-lettering the events of other conversations in flight at its crashes', async () => {
+    const backend = kind.make();
+    const { log } = captureLog('warn');
+    const sent: string[][] = [];
+    let crashes = 0;
+    const listener = defineListener({
+      name: 'crasher',
+      setup: (b) => {
+        b.command('/crash', { requireMention: false }, async () => {
+          crashes += 1;
+          await new Promise(() => undefined); // never ends: the run is stopped meanwhile, as by a crash
+        });
+        b.command('/work', { requireMention: false }, async (ctx) => {
+          await new Promise((resolve) => setTimeout(resolve, 100)); // in flight when the crash comes beside it
+          await ctx.reply('done');
+        });
+      },
+    });
+    const crash = f.message({ stream: f.room(), from: alice, content: '/crash' });
+    const others = [1, 2, 3].map(() => f.message({ stream: f.room(), from: alice, content: '/work' }));
+
+    // The same owner restarted at once, as a daemon under a process manager: every conversation it held at a
+    // crash is counted at its next take; the suspects are then worked alone, so only /crash is at the next ones.
+    for (let start = 1; start <= MAX_ATTEMPTS; start += 1) {
+      const events = start === 1 ? [crash, ...others] : [];
+      const run = await instances.start({ owner: 'daemon-a', listener, backend: await backend.open(), events, onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
+      await expect.poll(() => crashes, POLL).toBe(start);
+      run.crash();
+    }
+    const last = await instances.start({ owner: 'daemon-a', listener, backend: await backend.open(), events: [], onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
+    await last.done;
+    expect(crashes).toBe(MAX_ATTEMPTS);
+    const { inbox } = await backend.open();
+    expect((await inbox.deadLetters()).map((letter) => [idOf(letter.wire), letter.code])).toEqual([[crash.id, 'CHORUS_ERR_LEASE_OVERRUN']]);
+    expect(sent.map(([eventId]) => eventId).sort()).toEqual(others.map((event) => event.id).sort()); // each replied once
+    expect(await inbox.conversations()).toEqual([]);
+  });
 });

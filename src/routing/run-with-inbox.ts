@@ -19,7 +19,9 @@
  * instance, this one at a sweep, the next start after a crash; or its own: a restart under the same owner)
  * counts an attempt (Inbox.lease); an entry whose attempts are used up is dead-lettered with
  * CHORUS_ERR_LEASE_OVERRUN before its listeners run again. Leases are renewed with Inbox.renew, which counts
- * nothing.
+ * nothing. A conversation whose oldest entry has attempts counted is a suspect, worked alone
+ * (conversation-scheduler.ts), so that the events of other conversations are not in flight, and counted, at
+ * the crash a suspect may cause again.
  *
  * Cost per event: its share of the batch's append, then `complete`, which also reads the conversation's
  * next entry and gives the lease up after the last one; per conversation taken, `lease` and `next` (called
@@ -37,14 +39,13 @@ import type { ConversationStore } from '../state/conversation-store.ts';
 import type { Inbox, InboxEntry, StateChange } from '../state/inbox.ts';
 import { createUnitOfWork } from '../state/unit-of-work.ts';
 import type { EventOutcome, EventPipeline } from './event-pipeline.ts';
+import { createConversationScheduler, type Worked } from './conversation-scheduler.ts';
 import { createInboxWire } from './inbox-wire.ts';
 import { createFencedSender, LeaseFence, startLeaseRenewer, toLeaseOverrun } from './lease-fence.ts';
 
 /** A handled entry: its outcome and the conversation's next entry. */
 type Handled = { readonly outcome: EventOutcome; readonly next: InboxEntry | undefined };
 
-/** A conversation being worked: `dirty` once events were appended for it meanwhile; the fence of its lease. */
-type Worked = { dirty: boolean; fence?: LeaseFence };
 
 /** What {@link runWithInbox} needs. */
 export type InboxRunOptions = {
@@ -91,8 +92,6 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
   const log = options.log.child({ component: 'inbox', owner });
 
   return new Observable<EventOutcome>((subscriber) => {
-    const active = new Map<string, Worked>();
-    const waiting = new Set<string>(); // insertion order = FIFO
     const leased = new Map<string, LeaseFence>(); // the leases this instance holds, renewed together
     const wire = createInboxWire(pipeline, inbox);
     let idle: (() => void) | undefined;
@@ -104,7 +103,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       if (!closed) subscriber.error(err);
     };
     const stopping = (): boolean => options.stopSignal?.aborted === true;
-    const isIdle = (): boolean => active.size === 0 && waiting.size === 0;
+    const isIdle = (): boolean => scheduler.isIdle();
     const settled = (): void => {
       if (!isIdle()) return;
       idle?.();
@@ -192,12 +191,17 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       // Called together: one round trip (or group commit); the entry read is used only under the lease.
       const [held, first] = await Promise.all([inbox.lease(conversationId, owner, leaseMs), inbox.next(conversationId)]);
       if (!held) return; // another instance works it
+      if (first !== undefined && first.attempts > 0 && !scheduler.isolate(conversationId)) {
+        await inbox.release(conversationId, owner); // a suspect, put aside to be worked alone: its next take counts nothing
+        return;
+      }
       const fence = new LeaseFence(conversationId, leaseMs, takenAt);
-      state.fence = fence;
+      state.close = () => fence.close('released');
       leased.set(conversationId, fence);
       try {
         for (let entry = first; entry !== undefined && !closed && !stopping(); ) {
           const handled = await handleEntry(entry, state, fence);
+          scheduler.endIsolation(conversationId); // a suspect's entry is done: the others go on
           if (handled === undefined) break;
           if (!closed) subscriber.next(handled.outcome);
           entry = handled.next;
@@ -212,35 +216,11 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       }
     };
 
-    const schedule = (conversationId: string): void => {
-      if (stopping()) return;
-      const running = active.get(conversationId);
-      if (running !== undefined) {
-        running.dirty = true;
-        return;
-      }
-      if (active.size >= concurrency) {
-        waiting.add(conversationId);
-        return;
-      }
-      const state: Worked = { dirty: false };
-      active.set(conversationId, state);
-      work(conversationId, state)
-        .catch(fail)
-        .finally(() => {
-          active.delete(conversationId);
-          if (state.dirty && !closed) schedule(conversationId);
-          const [next] = waiting;
-          if (next !== undefined && !closed) {
-            waiting.delete(next);
-            schedule(next);
-          }
-          settled();
-        });
-    };
+    const scheduler = createConversationScheduler({ concurrency, work, fail, settled: () => settled(), halted: () => closed || stopping() });
+    const schedule = (conversationId: string): void => scheduler.schedule(conversationId);
 
     const sweep = async (): Promise<void> => {
-      for (const conversationId of await inbox.conversations()) if (!active.has(conversationId)) schedule(conversationId);
+      for (const conversationId of await inbox.conversations()) if (!scheduler.active.has(conversationId)) schedule(conversationId);
     };
 
     /**
@@ -286,7 +266,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
     };
     start().catch(fail);
     options.stopSignal?.addEventListener('abort', () => {
-      waiting.clear();
+      scheduler.clearWaiting();
       settled();
     });
 
@@ -294,7 +274,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       closed = true;
       clearInterval(sweeper);
       stopRenewing(); // a stopped instance lets its leases expire, and sends nothing more
-      for (const state of active.values()) state.fence?.close('released');
+      for (const state of scheduler.active.values()) state.close?.();
       reading?.unsubscribe();
     };
   });
