@@ -42,6 +42,45 @@ const statusOf = (outcomes: readonly EventOutcome[]) => outcomes.map((outcome) =
 const isOverrunLine = (line: Record<string, unknown>) =>
   line['msg'] === 'event dead-lettered' && (line['err'] as { code?: unknown } | undefined)?.code === 'CHORUS_ERR_LEASE_OVERRUN';
 
+/** `/crash` never ends (the run is stopped meanwhile, as by a crash; counted); `/ping` replies; `/work` replies after 100 ms. */
+function crashingListener(crashes: { count: number }) {
+  return defineListener({
+    name: 'crasher',
+    setup: (b) => {
+      b.command('/crash', { requireMention: false }, async () => {
+        crashes.count += 1;
+        await new Promise(() => undefined);
+      });
+      b.command('/ping', { requireMention: false }, (ctx) => ctx.reply('pong'));
+      b.command('/work', { requireMention: false }, async (ctx) => {
+        await new Promise((resolve) => setTimeout(resolve, 100)); // in flight when a crash comes beside it
+        await ctx.reply('done');
+      });
+    },
+  });
+}
+
+/**
+ * A crash loop: MAX_ATTEMPTS runs (the first fed `events`), each stopped as by a crash once `/crash` runs in
+ * it, then a last run, resolved once it completed; `ownerAt(start)` names each run's owner.
+ */
+async function crashLoop(options: { kind: BackendKind; ownerAt: (start: number) => string; events: unknown[]; sent: string[][] }) {
+  const backend = options.kind.make();
+  const { log } = captureLog('warn');
+  const crashes = { count: 0 };
+  const listener = crashingListener(crashes);
+  const run = async (start: number, events: unknown[]) =>
+    instances.start({ owner: options.ownerAt(start), listener, backend: await backend.open(), events, onSend: recordingTo(options.sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
+  for (let start = 1; start <= MAX_ATTEMPTS; start += 1) {
+    const started = await run(start, start === 1 ? options.events : []);
+    await expect.poll(() => crashes.count, POLL).toBe(start);
+    started.crash();
+  }
+  const last = await run(MAX_ATTEMPTS + 1, []);
+  await last.done;
+  return { last, crashes: crashes.count, inbox: (await backend.open()).inbox };
+}
+
 describe.each(backends)('lease overruns ($name)', (kind) => {
   it('dead-letters an event whose listener stalls past the lease on every attempt, then handles the next one', async () => {
     const backend = kind.make();
@@ -89,39 +128,18 @@ describe.each(backends)('lease overruns ($name)', (kind) => {
     { starts: 'a new owner at each start', ownerAt: (start: number) => `start-${start}` },
     { starts: 'the same owner restarted at once', ownerAt: () => 'daemon-a' },
   ])('ends a crash loop ($starts): a run stopped while handling an event, again and again, until it is dead-lettered', async ({ ownerAt }) => {
-    const backend = kind.make();
-    const { log } = captureLog('warn');
     const sent: string[][] = [];
-    let crashes = 0;
-    const listener = defineListener({
-      name: 'crasher',
-      setup: (b) => {
-        b.command('/crash', { requireMention: false }, async () => {
-          crashes += 1;
-          await new Promise(() => undefined); // never ends: the run is stopped meanwhile, as by a crash
-        });
-        b.command('/ping', { requireMention: false }, (ctx) => ctx.reply('pong'));
-      },
-    });
     const room = f.room();
     const crash = f.message({ stream: room, from: alice, content: '/crash' });
     const ping = f.message({ stream: room, from: alice, content: '/ping' });
 
-    for (let start = 1; start <= MAX_ATTEMPTS; start += 1) {
-      const events = start === 1 ? [crash, ping] : [];
-      const run = await instances.start({ owner: ownerAt(start), listener, backend: await backend.open(), events, onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
-      await expect.poll(() => crashes, POLL).toBe(start);
-      run.crash();
-    }
-    const last = await instances.start({ owner: ownerAt(MAX_ATTEMPTS + 1), listener, backend: await backend.open(), events: [], onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
-    await last.done;
+    const { last, crashes, inbox } = await crashLoop({ kind, ownerAt, events: [crash, ping], sent });
     expect(crashes).toBe(MAX_ATTEMPTS);
     expect(statusOf(last.outcomes)).toEqual([
       ['failed', crash.id, 'CHORUS_ERR_LEASE_OVERRUN'],
       ['handled', ping.id, undefined],
     ]);
     expect(sent).toEqual([[ping.id, '<messageML>pong</messageML>']]);
-    const { inbox } = await backend.open();
     expect((await inbox.deadLetters()).map((letter) => [idOf(letter.wire), letter.attempts, letter.code])).toEqual([
       [crash.id, MAX_ATTEMPTS, 'CHORUS_ERR_LEASE_OVERRUN'],
     ]);
@@ -129,38 +147,14 @@ describe.each(backends)('lease overruns ($name)', (kind) => {
   });
 
   it('ends a crash loop without dead-lettering the events of other conversations in flight at its crashes', async () => {
-    const backend = kind.make();
-    const { log } = captureLog('warn');
     const sent: string[][] = [];
-    let crashes = 0;
-    const listener = defineListener({
-      name: 'crasher',
-      setup: (b) => {
-        b.command('/crash', { requireMention: false }, async () => {
-          crashes += 1;
-          await new Promise(() => undefined); // never ends: the run is stopped meanwhile, as by a crash
-        });
-        b.command('/work', { requireMention: false }, async (ctx) => {
-          await new Promise((resolve) => setTimeout(resolve, 100)); // in flight when the crash comes beside it
-          await ctx.reply('done');
-        });
-      },
-    });
     const crash = f.message({ stream: f.room(), from: alice, content: '/crash' });
     const others = [1, 2, 3].map(() => f.message({ stream: f.room(), from: alice, content: '/work' }));
 
     // The same owner restarted at once, as a daemon under a process manager: every conversation it held at a
     // crash is counted at its next take; the suspects are then worked alone, so only /crash is at the next ones.
-    for (let start = 1; start <= MAX_ATTEMPTS; start += 1) {
-      const events = start === 1 ? [crash, ...others] : [];
-      const run = await instances.start({ owner: 'daemon-a', listener, backend: await backend.open(), events, onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
-      await expect.poll(() => crashes, POLL).toBe(start);
-      run.crash();
-    }
-    const last = await instances.start({ owner: 'daemon-a', listener, backend: await backend.open(), events: [], onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
-    await last.done;
+    const { crashes, inbox } = await crashLoop({ kind, ownerAt: () => 'daemon-a', events: [crash, ...others], sent });
     expect(crashes).toBe(MAX_ATTEMPTS);
-    const { inbox } = await backend.open();
     expect((await inbox.deadLetters()).map((letter) => [idOf(letter.wire), letter.code])).toEqual([[crash.id, 'CHORUS_ERR_LEASE_OVERRUN']]);
     expect(sent.map(([eventId]) => eventId).sort()).toEqual(others.map((event) => event.id).sort()); // each replied once
     expect(await inbox.conversations()).toEqual([]);
