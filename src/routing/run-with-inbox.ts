@@ -46,7 +46,6 @@ import { createFencedSender, LeaseFence, startLeaseRenewer, toLeaseOverrun } fro
 /** A handled entry: its outcome and the conversation's next entry. */
 type Handled = { readonly outcome: EventOutcome; readonly next: InboxEntry | undefined };
 
-
 /** What {@link runWithInbox} needs. */
 export type InboxRunOptions = {
   readonly pipeline: EventPipeline;
@@ -103,9 +102,8 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       if (!closed) subscriber.error(err);
     };
     const stopping = (): boolean => options.stopSignal?.aborted === true;
-    const isIdle = (): boolean => scheduler.isIdle();
     const settled = (): void => {
-      if (!isIdle()) return;
+      if (!scheduler.isIdle()) return;
       idle?.();
       if (stopping() && !closed) {
         subscriber.complete();
@@ -115,7 +113,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       // A finite source is done: complete once the inbox is empty too (a conversation leased by an instance
       // that died is taken over by the sweep when its lease expires).
       inbox.conversations().then((left) => {
-        if (left.length === 0 && isIdle() && !closed) subscriber.complete();
+        if (left.length === 0 && scheduler.isIdle() && !closed) subscriber.complete();
       }, fail);
     };
 
