@@ -375,6 +375,20 @@ describe('createAgentDatafeedSource: stop and unsubscribe', () => {
     expect(t.state.completed).toBe(true);
   });
 
+  it('stop() after an empty batch sends no last read: its ackId acknowledges no event', async () => {
+    const t = await start({ read: (_req, i) => (i === 0 ? batch(0) : i === 1 ? { status: 200, json: { events: [], ackId: 'a2' } } : 'hold') });
+    t.subscribe();
+    await until(() => t.batches.length === 1);
+    t.batches[0]?.settle('ack');
+    await until(() => t.batches.length === 2);
+    t.batches[1]?.settle('ack');
+    await until(() => t.readCalls().length === 3);
+    await t.source.stop();
+    await t.readCalls()[2]?.aborted;
+    expect(t.readCalls().map((r) => r.json)).toEqual([{ ackId: '' }, { ackId: 'a1' }, { ackId: 'a2' }]);
+    expect(t.state.completed).toBe(true);
+  });
+
   it('stop() after a requeue sends no last read, and a last read that hangs is cut short', async () => {
     const requeued = await start({ read: (_req, i) => (i < 2 ? batch(i) : 'hold') });
     requeued.subscribe();

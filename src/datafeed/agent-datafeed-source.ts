@@ -54,7 +54,9 @@ export type AgentDatafeedSource = DatafeedSource & {
    * Stops every running loop: no new read starts (a long poll in progress is aborted; its events, if the pod
    * had picked any, come back after the visibility timeout); once the batch in flight is settled, one last
    * read carries its ackId so the handled events are acknowledged (aborted after `stopReadTimeoutMs`; the
-   * events it returns are not emitted and the pod re-queues them), then `batches$` completes. Resolves when
+   * events it returns are not emitted and the pod re-queues them), unless nothing is left to acknowledge (the
+   * read that carried the last events' ackId completed, or the last batch was empty: an idle feed stops at
+   * once), then `batches$` completes. Resolves when
    * all of that is done; at once when nothing runs. A batch that is never settled keeps it waiting:
    * unsubscribe to stop at once.
    */
@@ -128,7 +130,9 @@ function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscri
 
   let feedId: string | undefined;
   let ackId = ''; // what the next read sends
-  let confirmedAckId = ''; // what the last completed read sent: acknowledged for sure
+  // Past this ackId nothing is left to acknowledge: what the last completed read sent, or the ackId of an empty
+  // batch (the events that go with an ackId are what it acknowledges, SPEC readDatafeed; an empty batch has none).
+  let confirmedAckId = '';
 
   const retrying = <T>(op: string, call: () => Promise<T>): Promise<T> =>
     withRetry(call, {
@@ -227,8 +231,10 @@ function startLoop(options: AgentDatafeedSourceOptions, http: AgentHttp, subscri
     while (!loopSignal.aborted) {
       const response = await read();
       const outcome = await emit(response);
-      if (outcome === 'ack') ackId = response.ackId;
-      else log.info({ datafeedId: feedId, ackId: response.ackId }, 'batch requeued: the next read keeps the previous ackId');
+      if (outcome === 'ack') {
+        ackId = response.ackId;
+        if ((response.events ?? []).length === 0) confirmedAckId = ackId;
+      } else log.info({ datafeedId: feedId, ackId: response.ackId }, 'batch requeued: the next read keeps the previous ackId');
     }
   };
 
