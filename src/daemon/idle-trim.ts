@@ -51,17 +51,14 @@ export function startIdleTrim(options: IdleTrimOptions): () => void {
   const now = options.now ?? Date.now;
   const trim = options.trim ?? collectGarbage;
   let trimmedAfter: number | undefined; // the activity the last trim followed
-  let trimming = false;
   const timer = setInterval(() => {
     const lastActiveAt = options.lastActiveAt();
-    if (trimming || trimmedAfter === lastActiveAt || now() - lastActiveAt < idleMs) return;
+    if (trimmedAfter === lastActiveAt || now() - lastActiveAt < idleMs) return;
     trimmedAfter = lastActiveAt;
-    trimming = true;
     const rssBefore = process.memoryUsage.rss();
     const startedAt = performance.now();
     trim().then(
       () => {
-        trimming = false;
         const fields = { rssBefore, rssAfter: process.memoryUsage.rss(), ms: Math.round(performance.now() - startedAt) };
         log.debug(fields, 'idle: memory trimmed');
       },

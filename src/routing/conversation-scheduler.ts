@@ -104,7 +104,6 @@ export function createConversationScheduler(options: SchedulerOptions): Conversa
   return {
     schedule,
     isolate(conversationId) {
-      if (isolated === conversationId) return true;
       if (isolated !== undefined || active.size > 1) {
         suspects.add(conversationId);
         waiting.delete(conversationId);

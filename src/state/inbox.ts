@@ -64,6 +64,13 @@ export type InboxOptions = {
   readonly now?: () => number;
 };
 
+/**
+ * An entry's attempts after a failed one: one more, but not past `maxAttempts`, which the takes of an overrun
+ * lease (`Inbox.lease`) may have reached already (the entry is then dead-lettered with that count).
+ */
+export const attemptsAfterFailure = (attempts: number, maxAttempts: number): number =>
+  attempts < maxAttempts ? attempts + 1 : attempts;
+
 /** Default dedupe window: 24 h. */
 export const DEFAULT_DEDUPE_WINDOW_MS = 86_400_000;
 

@@ -7,6 +7,7 @@
 import { ChorusError } from '../errors.ts';
 import type { ConversationStore } from './conversation-store.ts';
 import {
+  attemptsAfterFailure,
   DEFAULT_DEDUPE_WINDOW_MS,
   NOT_COMPLETED,
   type DeadLetterRecord,
@@ -122,8 +123,7 @@ export function createMemoryInbox(options: InboxOptions & { readonly store: Conv
     fail: async (entry, error, maxAttempts) => {
       const current = find(entry);
       if (current === undefined) return 'dead-lettered';
-      // Attempts used up already (lease overruns): dead-lettered with that count, none added.
-      const attempts = current.attempts < maxAttempts ? current.attempts + 1 : current.attempts;
+      const attempts = attemptsAfterFailure(current.attempts, maxAttempts);
       if (attempts < maxAttempts) {
         queues.get(entry.conversationId)?.set(entry.seq, { ...current, attempts });
         return 'retry';

@@ -193,7 +193,7 @@ local e = p .. 'inbox:e:' .. ARGV[2]
 local f = redis.call('HMGET', e, 'conversation', 'dedupe', 'wire', 'attempts')
 if not f[1] then return 'dead-lettered' end
 local attempts = tonumber(f[4])
--- Attempts used up already (lease overruns): dead-lettered with that count, none added.
+-- As attemptsAfterFailure (inbox.ts): not past maxAttempts, which lease overruns may have reached.
 if attempts < tonumber(ARGV[3]) then attempts = attempts + 1 end
 if attempts < tonumber(ARGV[3]) then
   redis.call('HSET', e, 'attempts', attempts)

@@ -18,6 +18,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
 import { toTtlMs } from './conversation-store.ts';
 import {
+  attemptsAfterFailure,
   DEFAULT_DEDUPE_WINDOW_MS,
   NOT_COMPLETED,
   type DeadLetterRecord,
@@ -229,8 +230,7 @@ export function createSqliteInbox(options: InboxOptions & { readonly path: strin
       write('fail', (at) => {
         const row = statements.entry.get(entry.seq) as EntryRow | undefined;
         if (row === undefined) return 'dead-lettered';
-        // Attempts used up already (lease overruns): dead-lettered with that count, none added.
-        const attempts = row.attempts < maxAttempts ? row.attempts + 1 : row.attempts;
+        const attempts = attemptsAfterFailure(row.attempts, maxAttempts);
         if (attempts < maxAttempts) {
           statements.countAttempt.run(entry.seq);
           return 'retry';
