@@ -66,6 +66,9 @@ function runChild<T>(args: readonly string[], timeoutMs: number): Promise<ChildO
 }
 
 // ------------------------------------------------------------------------------------------ formatting
+/** CPU time per published event in a step, µs, from its share of one core (`pct`) and its sustained rate. */
+const cpuUsPerEvent = (pct: number, step: StepResult): number => (pct / 100) * (1e6 / step.sustainedPerSec);
+
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const fixed = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const mb = (bytes: number): string => (Number.isFinite(bytes) && bytes > 0 ? (bytes / 1e6).toFixed(0) : '–');
@@ -158,6 +161,16 @@ try {
     ['handler', 'expected', ...summary.map((s) => s.peer.id)],
     [...COMMANDS, 'mention' as const].map((k) => [k, int(meta.expected[k]), ...summary.map((s) => (s.counts === undefined ? '–' : int(s.counts[k])))]),
   );
+  // What the two dispatch goals leave chorus per event in this run, beside what parsing the wire alone costs.
+  const grammyRate = summary.find((s) => s.peer.id === 'grammY')?.rate ?? Number.NaN;
+  const floorRate = summary.find((s) => s.peer.id === 'floor')?.rate ?? Number.NaN;
+  const grammyUs = 1e6 / grammyRate;
+  const floorUs = 1e6 / floorRate;
+  const budgetRow =
+    chorusParseUs === undefined || !Number.isFinite(grammyUs) || !Number.isFinite(floorUs)
+      ? ''
+      : ` The goals' budget per event: 1.5× grammY's rate is at most ${fixed(grammyUs / 1.5, 2)} µs, 60% of the floor's at most ${fixed(floorUs / 0.6, 2)} µs; ` +
+        `the floor itself takes ${fixed(floorUs, 2)} µs, and JSON.parse of the Symphony wire event (${int(meta.bytes.symphony / spec.timed)} B on average, against ${int(meta.bytes.telegram / spec.timed)} B for Telegram's) ${fixed(chorusParseUs, 2)} µs.`;
   const bytesRow = `wire bytes of the timed run: Symphony ${mb(meta.bytes.symphony)} MB, Telegram ${mb(meta.bytes.telegram)} MB, Slack ${mb(meta.bytes.slack)} MB, Hubot ${mb(meta.bytes.hubot)} MB`;
   if (flags['skip-dispatch']) sections.push('## Dispatch\n\nskipped (--skip-dispatch)');
   else sections.push(
@@ -172,7 +185,8 @@ try {
       '',
       `× chorus: the framework's events/s divided by chorus's. Peak RSS: process.resourceUsage().maxRSS, including the workload held in memory ` +
         `(RSS loaded: after reading the workload, before importing the framework). ${bytesRow}.` +
-        (chorusParseUs === undefined ? '' : ` Of chorus's ${fixed(1e6 / chorusRate, 2)} µs per event, JSON.parse of the wire event takes ${fixed(chorusParseUs, 2)} µs (median, timed apart).`),
+        (chorusParseUs === undefined ? '' : ` Of chorus's ${fixed(1e6 / chorusRate, 2)} µs per event, JSON.parse of the wire event takes ${fixed(chorusParseUs, 2)} µs (median, timed apart).`) +
+        budgetRow,
       '',
       'Handler invocations in the timed run (every framework must match the workload):',
       '',
@@ -180,8 +194,6 @@ try {
       ...(failures.size === 0 ? [] : ['', ...[...failures].map(([id, error]) => `**${id} failed**: \`${error.split('\n')[0] ?? ''}\``)]),
     ].join('\n'),
   );
-  const grammyRate = summary.find((s) => s.peer.id === 'grammY')?.rate ?? Number.NaN;
-  const floorRate = summary.find((s) => s.peer.id === 'floor')?.rate ?? Number.NaN;
   const verdict = (ok: boolean | undefined): string => (ok === undefined ? '–' : ok ? 'met' : 'NOT met');
   const finite = (...values: number[]): boolean => values.every(Number.isFinite);
   if (!flags['skip-dispatch']) goals.push(['dispatch: chorus ÷ grammY', '≥ 1.5×', `${fixed(chorusRate / grammyRate, 2)}×`, verdict(finite(chorusRate, grammyRate) ? chorusRate / grammyRate >= 1.5 : undefined)]);
@@ -241,7 +253,7 @@ try {
       const r = e2e.result;
       const stepRow = (s: StepResult): string[] =>
         s.skipped === true
-          ? [s.label, int(s.rate ?? Number.NaN), 'skipped¹', '', '', '', '', '', '', '']
+          ? [s.label, int(s.rate ?? Number.NaN), 'skipped¹', '', '', '', '', '', '', '', '']
           : [
               s.label,
               s.rate === null ? 'as fast as read' : int(s.rate),
@@ -253,16 +265,24 @@ try {
               fixed(s.maxMs, 1),
               `${fixed(s.daemonCpuPct, 0)}%`,
               `${fixed(s.podCpuPct, 0)}%`,
+              `${fixed(cpuUsPerEvent(s.daemonCpuPct, s), 0)} + ${fixed(cpuUsPerEvent(s.podCpuPct, s), 0)}`,
             ];
+      const full = r.steps.find((s) => s.rate === null);
+      const cores = cpus().length;
+      const cpuBudget =
+        full === undefined || full.skipped === true
+          ? ''
+          : ` 20,000 events/s on this machine's ${cores} cores leaves daemon and pod together at most ${int((cores * 1e6) / 20_000)} µs of CPU per event; ` +
+            `at full speed they used ${int(cpuUsPerEvent(full.daemonCpuPct, full) + cpuUsPerEvent(full.podCpuPct, full))}.`;
       e2eSection = [
         '## End to end',
         '',
         `\`chorus run\` (the daemon, its own process) against the embedded pod (the bench process) over loopback: RSA login, datafeed v2 long polls ` +
           `(100 events a read), replies posted as multipart message/create. State backend: ${r.state}. The pod publishes the workload's Symphony ` +
           `messages at each rate for ${int(r.stepMs / 1000)} s (full speed: ${int(r.fullSpeedMs / 1000)} s); the listener replies to every command and mention. Latency: event into the pod's feed → reply received by the pod. ` +
-          `Full speed keeps ≤ 2,000 events waiting in the feed for the whole step. CPU: % of one core over the step.`,
+          `Full speed keeps ≤ 2,000 events waiting in the feed for the whole step. CPU: % of one core over the step; per event: CPU time over the step ÷ events published.${cpuBudget}`,
         '',
-        table(['step', 'offered events/s', 'published', 'replies', 'sustained events/s', 'p50 ms', 'p99 ms', 'max ms', 'daemon CPU', 'pod CPU'], r.steps.map(stepRow)),
+        table(['step', 'offered events/s', 'published', 'replies', 'sustained events/s', 'p50 ms', 'p99 ms', 'max ms', 'daemon CPU', 'pod CPU', 'CPU µs/event: daemon + pod'], r.steps.map(stepRow)),
         '',
         '¹ Not run: a lower rate was not sustained (the daemon kept up with less than 90% of it), so this one cannot be either. ' +
           'Before the steps, a 3 s warm-up at 2,000 events/s (not shown).',
@@ -278,7 +298,6 @@ try {
         ['daemon RSS, idle after the load and its idle trim', `${mb(r.idleRssTrimmedAfterLoadBytes)} MB`, 'the same, once the idle trim ran'],
         ['daemon peak RSS', `${mb(r.peakRssBytes)} MB`, 'VmHWM'],
       );
-      const full = r.steps.find((s) => s.rate === null);
       const at5k = r.steps.find((s) => s.rate === 5_000);
       goals.push([
         'end to end: full speed, replies to 60%',
