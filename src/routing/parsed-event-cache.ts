@@ -16,14 +16,34 @@ export type ParsedEventCache = {
   take(dedupeKey: string, wire: string): ChorusEvent | undefined;
 };
 
+type Kept = { readonly wire: string; readonly event: ChorusEvent; readonly order: number };
+
 /** Creates an empty cache of at most `max` events. Default: {@link PARSED_EVENTS_MAX}. */
 export function createParsedEventCache(max: number = PARSED_EVENTS_MAX): ParsedEventCache {
-  const parsed = new Map<string, { readonly wire: string; readonly event: ChorusEvent }>();
+  const parsed = new Map<string, Kept>();
+  // Eviction order: each remember's key and number, oldest first from `head`; an entry whose key was taken or
+  // remembered again since is stale and skipped. For speed: not `parsed.keys().next()`, which steps over every
+  // entry deleted before the first live one (V8 compacts a Map only when it rehashes), about 3 µs per event
+  // once a backlog outgrew the cache.
+  let queue: { readonly key: string; readonly order: number }[] = [];
+  let head = 0;
+  let remembered = 0;
+  const isLive = (entry: { readonly key: string; readonly order: number }): boolean => parsed.get(entry.key)?.order === entry.order;
   return {
     remember(dedupeKey, wire, event) {
-      parsed.delete(dedupeKey);
-      parsed.set(dedupeKey, { wire, event });
-      if (parsed.size > max) parsed.delete(parsed.keys().next().value as string);
+      remembered += 1;
+      parsed.set(dedupeKey, { wire, event, order: remembered });
+      queue.push({ key: dedupeKey, order: remembered });
+      while (parsed.size > max) {
+        const oldest = queue[head] as { readonly key: string; readonly order: number };
+        head += 1;
+        if (isLive(oldest)) parsed.delete(oldest.key);
+      }
+      // At most 2 × max entries kept: past that, the stale ones go (at least max pushes apart, so O(1) each).
+      if (queue.length - head > 2 * max) {
+        queue = queue.slice(head).filter(isLive);
+        head = 0;
+      }
     },
     take(dedupeKey, wire) {
       const cached = parsed.get(dedupeKey);
