@@ -147,6 +147,20 @@ describe('datafeed read (reference §1.2)', () => {
     expect(ids(await pending)).toEqual(['late']);
   });
 
+  it('ends a waiting read whose client left: a later event goes to the next read, not the abandoned one', async () => {
+    const { pod, tokens } = await start({ pollTimeoutMs: 15_000 });
+    const feed = await createFeed(pod, tokens);
+    const left = new AbortController();
+    const abandoned = call(pod, tokens, 'POST', `/agent/v5/datafeeds/${feed}/read`, { ackId: '' }, left.signal);
+    await until(() => pod.stats().waitingReads === 1);
+    left.abort();
+    await expect(abandoned).rejects.toThrow();
+    await until(() => pod.stats().waitingReads === 0);
+    pod.publish(rawEvent('after'), toBot);
+    expect(ids(await readFeed(pod, tokens, feed))).toEqual(['after']);
+    expect(pod.stats()).toMatchObject({ delivered: 1 });
+  });
+
   it('spreads events over concurrent readers of one feed', async () => {
     const { pod, tokens } = await start({ pollTimeoutMs: 15_000, maxEventsPerRead: 1 });
     const feed = await createFeed(pod, tokens);

