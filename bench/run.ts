@@ -72,6 +72,9 @@ const cpuUsPerEvent = (pct: number, step: StepResult): number => (pct / 100) * (
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 const fixed = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const mb = (bytes: number): string => (Number.isFinite(bytes) && bytes > 0 ? (bytes / 1e6).toFixed(0) : '–');
+/** A resident figure's parts: private (RssAnon) and file-backed (RssFile + RssShmem: chiefly the node binary's pages, which every Node process shares). */
+const split = (resident: { readonly privateBytes: number; readonly sharedBytes: number }): string =>
+  `${mb(resident.privateBytes)} MB private (RssAnon), ${mb(resident.sharedBytes)} MB file-backed (RssFile + RssShmem: chiefly the node binary's own pages, shared by every Node process)`;
 const pct = (n: number): string => (Number.isFinite(n) ? `${(n * 100).toFixed(0)}%` : '–');
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], align?: readonly ('l' | 'r')[]): string {
@@ -235,7 +238,7 @@ try {
       memoryRows.push([
         `RSS floor: ${set.label}`,
         `${mb(set.rssBytes)} MB`,
-        `a fresh process importing ${set.imports.length === 0 ? 'nothing' : set.imports.join(', ')} (compile cache warm), VmRSS after GC, median of 3${set === floor ? ` (not loaded idle: ${skipped})` : ''}`,
+        `a fresh process importing ${set.imports.length === 0 ? 'nothing' : set.imports.join(', ')} (compile cache warm), VmRSS after a memory-reducing GC (as the idle trim's), median of 3; ${split(set)}${set === floor ? ` (not loaded idle: ${skipped})` : ''}`,
       ]);
     }
   } else {
@@ -293,7 +296,11 @@ try {
       memoryRows.unshift(
         ['daemon RSS, idle after start-up', `${mb(r.idleRssBytes)} MB`, '/proc/<pid>/status VmRSS, 2 s after the first datafeed read; a warm start (Node\'s compile cache filled by an earlier start)'],
         ['daemon RSS, idle after its first start', `${mb(r.idleRssFirstStartBytes)} MB`, 'the same, on an empty compile cache (as on a machine where chorus never ran: every TypeScript source is type-stripped)'],
-        ['daemon RSS, idle after start-up and its idle trim', `${mb(r.idleRssTrimmedBytes)} MB`, `the same, once the daemon's idle trim ran (one memory-reducing GC after ${fixed(r.idleTrimMs / 1000, 0)} s without events: memory.trimWhenIdleMs, default)`],
+        [
+          'daemon RSS, idle after start-up and its idle trim',
+          `${mb(r.idleRssTrimmedBytes)} MB`,
+          `the same, once the daemon's idle trim ran (one memory-reducing GC after ${fixed(r.idleTrimMs / 1000, 0)} s without events: memory.trimWhenIdleMs, default); ${split({ privateBytes: r.idleRssTrimmedPrivateBytes, sharedBytes: r.idleRssTrimmedSharedBytes })}`,
+        ],
         ['daemon RSS, idle after the load', `${mb(r.idleRssAfterLoadBytes)} MB`, 'VmRSS 2 s after the last step'],
         ['daemon RSS, idle after the load and its idle trim', `${mb(r.idleRssTrimmedAfterLoadBytes)} MB`, 'the same, once the idle trim ran'],
         ['daemon peak RSS', `${mb(r.peakRssBytes)} MB`, 'VmHWM'],
@@ -311,8 +318,10 @@ try {
         at5k === undefined || at5k.skipped === true ? 'not run' : `${fixed(at5k.p99Ms, 1)} ms (sustained ${int(at5k.sustainedPerSec)} events/s)`,
         verdict(at5k === undefined || at5k.skipped === true ? false : at5k.p99Ms < 10 && at5k.sustainedPerSec >= 4_500),
       ]);
-      const floorNote = floor === undefined ? '' : `; Node and its packages alone: ${mb(floor.rssBytes)} MB`;
-      const idle = `${mb(r.idleRssTrimmedBytes)} MB (2 s after start-up: ${mb(r.idleRssBytes)} MB; first start: ${mb(r.idleRssFirstStartBytes)} MB${floorNote})`;
+      const floorNote = floor === undefined ? '' : `; Node and its packages alone: ${mb(floor.rssBytes)} MB, ${mb(floor.privateBytes)} MB private`;
+      const idle =
+        `${mb(r.idleRssTrimmedBytes)} MB: ${mb(r.idleRssTrimmedPrivateBytes)} MB private, ${mb(r.idleRssTrimmedSharedBytes)} MB file-backed ` +
+        `(2 s after start-up: ${mb(r.idleRssBytes)} MB; first start: ${mb(r.idleRssFirstStartBytes)} MB${floorNote})`;
       goals.push(['idle RSS of the daemon', '< 80 MB', idle, verdict(r.idleRssTrimmedBytes < 80e6)]);
     } else {
       e2eSection = `## End to end\n\nfailed: \`\`\`\n${e2e.error}\n\`\`\``;

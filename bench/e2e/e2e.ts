@@ -77,6 +77,10 @@ export type E2eResult = {
   readonly idleRssBytes: number;
   /** Its idle RSS once its idle trim ran (1.5 × IDLE_TRIM_MS + 1 s after the first read), before any event. */
   readonly idleRssTrimmedBytes: number;
+  /** Of that, the private part (RssAnon: the heaps, stacks, buffers of this process alone). */
+  readonly idleRssTrimmedPrivateBytes: number;
+  /** Of that, the file-backed part (RssFile + RssShmem: mostly the pages of the node binary, shared with every Node process). */
+  readonly idleRssTrimmedSharedBytes: number;
   /** Its idle RSS once its idle trim ran after the load. */
   readonly idleRssTrimmedAfterLoadBytes: number;
   /** The daemon's memory.trimWhenIdleMs. */
@@ -176,10 +180,22 @@ const clockTicks = ((): number => {
   }
 })();
 
-function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function procStatus(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile' | 'RssShmem'): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
   return Number(line?.replace(/\D+/g, '') ?? 0) * 1024;
 }
+
+/** A process's resident memory: all of it (VmRSS), its private part and its file-backed (shared) part. */
+type Resident = { readonly rssBytes: number; readonly privateBytes: number; readonly sharedBytes: number };
+
+function residentOf(pid: number): Resident {
+  return {
+    rssBytes: procStatus(pid, 'VmRSS'),
+    privateBytes: procStatus(pid, 'RssAnon'),
+    sharedBytes: procStatus(pid, 'RssFile') + procStatus(pid, 'RssShmem'),
+  };
+}
+const NOT_RUNNING: Resident = { rssBytes: 0, privateBytes: 0, sharedBytes: 0 };
 
 function procCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -258,10 +274,10 @@ async function idleAfterStart(of: Daemon): Promise<{ startupMs: number; idleRssB
   return { startupMs, idleRssBytes: procStatus(of.pid, 'VmRSS') };
 }
 
-/** VmRSS once the daemon's idle trim ran, its last activity (start-up, or an event) being no later than `since` (performance.now()). */
-async function rssAfterIdleTrim(of: Daemon, since: number): Promise<number> {
+/** Resident memory once the daemon's idle trim ran, its last activity (start-up, or an event) being no later than `since` (performance.now()). */
+async function residentAfterIdleTrim(of: Daemon, since: number): Promise<Resident> {
   await sleep(Math.max(0, since + IDLE_TRIM_MS * 1.5 + 1_000 - performance.now()));
-  return of.exitCode === undefined ? procStatus(of.pid, 'VmRSS') : 0;
+  return of.exitCode === undefined ? residentOf(of.pid) : NOT_RUNNING;
 }
 
 // The first start, on the empty compile cache: measured idle, then stopped.
@@ -274,7 +290,7 @@ await waitFor('the first daemon to let its read go', () => pod.stats().waitingRe
 const daemon = startDaemon(profileFlags);
 const { pid } = daemon;
 const { startupMs, idleRssBytes } = await idleAfterStart(daemon);
-const idleRssTrimmedBytes = await rssAfterIdleTrim(daemon, daemon.startedAt + startupMs);
+const idleTrimmed = await residentAfterIdleTrim(daemon, daemon.startedAt + startupMs);
 
 // ------------------------------------------------------------------ publishing
 let sequence = 0;
@@ -375,7 +391,7 @@ try {
   await sleep(2_000);
   const idleRssAfterLoadBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
   const peakRssBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmHWM') : 0;
-  const idleRssTrimmedAfterLoadBytes = await rssAfterIdleTrim(daemon, performance.now() - 2_000);
+  const idleRssTrimmedAfterLoadBytes = (await residentAfterIdleTrim(daemon, performance.now() - 2_000)).rssBytes;
   const stopAt = performance.now();
   daemon.child.kill('SIGTERM');
   const killer = setTimeout(() => daemon.child.kill('SIGKILL'), 15_000);
@@ -388,7 +404,9 @@ try {
     state,
     config,
     idleRssBytes,
-    idleRssTrimmedBytes,
+    idleRssTrimmedBytes: idleTrimmed.rssBytes,
+    idleRssTrimmedPrivateBytes: idleTrimmed.privateBytes,
+    idleRssTrimmedSharedBytes: idleTrimmed.sharedBytes,
     idleRssTrimmedAfterLoadBytes,
     idleTrimMs: IDLE_TRIM_MS,
     idleRssFirstStartBytes: firstStart.idleRssBytes,

@@ -8,8 +8,10 @@
  *
  * Each set is imported by a fresh `node --input-type=module` process run from the project root (so packages
  * resolve as the daemon's do, not to bench/'s own copies), as ES modules with Node's compile cache warm (a
- * first run fills it, as a warm start of the daemon finds it); RSS (/proc/self/status VmRSS) is read after
- * two full GCs. Median of RUNS processes.
+ * first run fills it, as a warm start of the daemon finds it); RSS (/proc/self/status VmRSS, with its private
+ * part RssAnon and its file-backed part RssFile + RssShmem) is read after two full GCs and the memory-reducing
+ * GC of the daemon's idle trim, so the floor compares with the daemon's idle RSS after its trim. Median of
+ * RUNS processes (by VmRSS).
  *
  * Run with a scratch folder argument (for the compile cache); prints `BENCH_RESULT {...}`.
  */
@@ -24,8 +26,15 @@ const RUNS = 3;
 const NOT_LOADED_IDLE: Readonly<Record<string, string>> = { redis: 'Redis backend only', 'pino-pretty': 'pretty logs only' };
 const BASE = ['rxjs', 'undici', 'zod', 'pino'];
 
-/** One set's figure. */
-export type FootprintSet = { readonly label: string; readonly imports: readonly string[]; readonly rssBytes: number };
+/** One set's figures: VmRSS, and its private (RssAnon) and file-backed (RssFile + RssShmem) parts. */
+export type FootprintSet = {
+  readonly label: string;
+  readonly imports: readonly string[];
+  readonly rssBytes: number;
+  readonly privateBytes: number;
+  readonly sharedBytes: number;
+};
+type Resident = Pick<FootprintSet, 'rssBytes' | 'privateBytes' | 'sharedBytes'>;
 export type FootprintResult = { readonly sets: readonly FootprintSet[]; readonly notLoaded: Readonly<Record<string, string>> };
 
 const CHILD = `
@@ -33,24 +42,32 @@ const modules = JSON.parse(process.argv[1]);
 for (const name of modules) await import(name);
 await new Promise((resolve) => setTimeout(resolve, 200));
 globalThis.gc(); globalThis.gc();
+// The daemon's idle trim (src/daemon/idle-trim.ts): a memory-reducing GC, which also shrinks the young generation.
+const { Session } = await import('node:inspector/promises');
+const session = new Session();
+session.connect();
+await session.post('HeapProfiler.collectGarbage');
+session.disconnect();
 await new Promise((resolve) => setTimeout(resolve, 200));
 const { readFileSync } = await import('node:fs');
-console.log(/VmRSS:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1] * 1024);
+const status = readFileSync('/proc/self/status', 'utf8');
+const kB = (field) => Number(new RegExp(field + ':\\\\s+(\\\\d+) kB').exec(status)[1]) * 1024;
+console.log(JSON.stringify({ rssBytes: kB('VmRSS'), privateBytes: kB('RssAnon'), sharedBytes: kB('RssFile') + kB('RssShmem') }));
 `;
 
-function rssOf(imports: readonly string[], compileCache: string): number {
-  const run = (): number => {
+function residentOf(imports: readonly string[], compileCache: string): Resident {
+  const run = (): Resident => {
     const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', CHILD, JSON.stringify(imports)], {
       cwd: ROOT,
       env: { ...process.env, NODE_COMPILE_CACHE: compileCache, NODE_NO_WARNINGS: '1' },
       encoding: 'utf8',
     });
     if (child.status !== 0) throw new Error(`importing ${imports.join(', ')} failed: ${child.stderr}`);
-    return Number(child.stdout.trim());
+    return JSON.parse(child.stdout) as Resident;
   };
   run(); // fills the compile cache
-  const figures = Array.from({ length: RUNS }, run).sort((a, b) => a - b);
-  return figures[Math.floor(RUNS / 2)] as number;
+  const figures = Array.from({ length: RUNS }, run).sort((a, b) => a.rssBytes - b.rssBytes);
+  return figures[Math.floor(RUNS / 2)] as Resident;
 }
 
 const scratch = process.argv[2];
@@ -62,7 +79,7 @@ const sets: FootprintSet[] = [
   { label: 'Node alone', imports: [] },
   { label: `Node + ${BASE.join(', ')}`, imports: BASE },
   { label: 'Node + every package the daemon loads', imports: loaded },
-].map((set) => ({ ...set, rssBytes: rssOf(set.imports, compileCache) }));
+].map((set) => ({ ...set, ...residentOf(set.imports, compileCache) }));
 
 const result: FootprintResult = { sets, notLoaded: NOT_LOADED_IDLE };
 process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
