@@ -159,4 +159,42 @@ describe.each(backends)('lease overruns ($name)', (kind) => {
     expect(sent.map(([eventId]) => eventId).sort()).toEqual(others.map((event) => event.id).sort()); // each replied once
     expect(await inbox.conversations()).toEqual([]);
   });
+
+  it('works the conversations in flight at one crash side by side at the next start, not one by one', async () => {
+    const backend = kind.make();
+    const { log } = captureLog('warn');
+    const sent: string[][] = [];
+    let crashed = false;
+    let taken = 0;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const listener = defineListener({
+      name: 'holder',
+      setup: (b) => {
+        b.command('/hold', { requireMention: false }, async (ctx) => {
+          taken += 1;
+          if (!crashed) await new Promise(() => undefined); // the first start: in flight at its crash
+          inFlight += 1;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          inFlight -= 1;
+          await ctx.reply('held');
+        });
+      },
+    });
+    const events = [1, 2, 3].map(() => f.message({ stream: f.room(), from: alice, content: '/hold' }));
+    const start = async (withEvents: unknown[]) =>
+      instances.start({ owner: 'daemon-a', listener, backend: await backend.open(), events: withEvents, onSend: recordingTo(sent), log, leaseMs: LEASE_MS, maxAttempts: MAX_ATTEMPTS });
+
+    const first = await start(events);
+    await expect.poll(() => taken, POLL).toBe(events.length);
+    first.crash();
+    crashed = true;
+    const second = await start([]); // the same owner restarted at once: each take back counts one attempt
+    await second.done;
+    expect(mostInFlight).toBe(events.length); // one attempt counted is not the last (3): no suspect, none alone
+    expect(sent.map(([eventId]) => eventId).sort()).toEqual(events.map((event) => event.id).sort());
+    const { inbox } = await backend.open();
+    expect(await inbox.deadLetters()).toEqual([]);
+  });
 });

@@ -2,13 +2,14 @@
  * runWithInbox's scheduling of conversations: at most `concurrency` worked at once, the others waiting in
  * first-come order; a conversation scheduled while it is worked is marked dirty and worked again after.
  *
- * Suspects are worked alone. A conversation whose oldest entry has attempts counted already (its handling
- * failed or never ended: the instance stalled, stopped or crashed meanwhile, Inbox.lease) may hold the event
- * that crashes the process. Worked beside others, every conversation this instance holds at that crash is
- * counted an attempt at the next take, and after `maxAttempts` crashes the innocent events in flight each time
- * would be dead-lettered with it. So a worker that finds a suspect while other conversations are worked puts
- * it aside (`isolate` false: it gives its lease up); no conversation starts while suspects wait; once none is
- * worked, each suspect is worked alone until its suspect entry is done (`endIsolation`), then the others go on.
+ * Suspects are worked alone. A suspect (runWithInbox decides: a conversation whose oldest entry is at its
+ * last attempt, its earlier handlings having failed or never ended: the instance stalled, stopped or crashed
+ * meanwhile, Inbox.lease) may hold the event that crashes the process. Worked beside others, every
+ * conversation this instance holds at that crash is counted an attempt at the next take, and the innocent
+ * events in flight at the last one would be dead-lettered with it. So a worker that finds a suspect while
+ * other conversations are worked puts it aside (`isolate` false: it gives its lease up); no conversation starts
+ * while suspects wait; once none is worked, each suspect is worked alone until its suspect entry is done
+ * (`endIsolation`), then the others go on.
  */
 
 /** A conversation being worked: `dirty` once it was scheduled meanwhile; `close` ends its lease's fence. */

@@ -19,9 +19,12 @@
  * instance, this one at a sweep, the next start after a crash; or its own: a restart under the same owner)
  * counts an attempt (Inbox.lease); an entry whose attempts are used up is dead-lettered with
  * CHORUS_ERR_LEASE_OVERRUN before its listeners run again. Leases are renewed with Inbox.renew, which counts
- * nothing. A conversation whose oldest entry has attempts counted is a suspect, worked alone
- * (conversation-scheduler.ts), so that the events of other conversations are not in flight, and counted, at
- * the crash a suspect may cause again.
+ * nothing. A conversation whose oldest entry is at its last attempt (`maxAttempts` − 1 attempts counted, at
+ * least 1) is a suspect, worked alone (conversation-scheduler.ts), so that no event of another conversation is
+ * in flight, and counted, at the crash a suspect may cause again: an event is dead-lettered for overruns only
+ * when its own last handling, alone, overran. Entries with fewer attempts counted (e.g. every conversation in
+ * flight at one crash) are worked side by side as usual: a crash costs the others one attempt each, not a
+ * pause while each of them is worked in turn.
  *
  * Cost per event: its share of the batch's append, then `complete`, which also reads the conversation's
  * next entry and gives the lease up after the last one; per conversation taken, `lease` and `next` (called
@@ -88,6 +91,8 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
   const maxAttempts = options.maxAttempts ?? 3;
   const leaseMs = options.leaseMs ?? 30_000;
   const retryDelayMs = options.retryDelayMs ?? 1_000;
+  // An entry with this many attempts counted is at its last one (or has none left): a suspect, worked alone.
+  const suspectAttempts = Math.max(1, maxAttempts - 1);
   const log = options.log.child({ component: 'inbox', owner });
 
   return new Observable<EventOutcome>((subscriber) => {
@@ -189,7 +194,7 @@ export function runWithInbox(options: InboxRunOptions): Observable<EventOutcome>
       // Called together: one round trip (or group commit); the entry read is used only under the lease.
       const [held, first] = await Promise.all([inbox.lease(conversationId, owner, leaseMs), inbox.next(conversationId)]);
       if (!held) return; // another instance works it
-      if (first !== undefined && first.attempts > 0 && !scheduler.isolate(conversationId)) {
+      if (first !== undefined && first.attempts >= suspectAttempts && !scheduler.isolate(conversationId)) {
         await inbox.release(conversationId, owner); // a suspect, put aside to be worked alone: its next take counts nothing
         return;
       }
