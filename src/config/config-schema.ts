@@ -153,25 +153,25 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 
 /**
- * Environment variables that override a field, for secrets and per-host settings. Nothing else in chorus
- * reads the environment. Values are strings, except those of {@link BOOLEAN_ENV_OVERRIDES}.
+ * What an environment variable overrides: the field at `path`, a string, or, for a `boolean` field, `true` or
+ * `false` as booleans (any other value is kept as a string, which the schema then refuses naming the field).
  */
-export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
-  CHORUS_BOT_USERNAME: ['bot', 'username'],
-  CHORUS_BOT_PRIVATE_KEY_PATH: ['bot', 'privateKey', 'path'],
-  CHORUS_BOT_PRIVATE_KEY: ['bot', 'privateKey', 'content'],
-  CHORUS_POD_URL: ['pod', 'url'],
-  CHORUS_AGENT_URL: ['agent', 'url'],
-  CHORUS_KEY_MANAGER_URL: ['keyManager', 'url'],
-  CHORUS_DATAFEED_TAG: ['datafeed', 'tag'],
-  CHORUS_DATAFEED_INCLUDE_INVISIBLE: ['datafeed', 'includeInvisible'],
-  CHORUS_LOG_LEVEL: ['log', 'level'],
-  CHORUS_STATE_URL: ['state', 'url'],
-  CHORUS_STATE_INSTANCE_NAME: ['state', 'instanceName'],
-};
+export type EnvOverride = { readonly path: readonly string[]; readonly boolean?: true };
 
 /**
- * The {@link ENV_OVERRIDES} of boolean fields: `true` and `false` become booleans; any other value is kept as
- * a string, which the schema then refuses naming the field.
+ * Environment variables that override a field, for secrets and per-host settings. Nothing else in chorus
+ * reads the environment.
  */
-export const BOOLEAN_ENV_OVERRIDES: ReadonlySet<string> = new Set(['CHORUS_DATAFEED_INCLUDE_INVISIBLE']);
+export const ENV_OVERRIDES: Readonly<Record<string, EnvOverride>> = {
+  CHORUS_BOT_USERNAME: { path: ['bot', 'username'] },
+  CHORUS_BOT_PRIVATE_KEY_PATH: { path: ['bot', 'privateKey', 'path'] },
+  CHORUS_BOT_PRIVATE_KEY: { path: ['bot', 'privateKey', 'content'] },
+  CHORUS_POD_URL: { path: ['pod', 'url'] },
+  CHORUS_AGENT_URL: { path: ['agent', 'url'] },
+  CHORUS_KEY_MANAGER_URL: { path: ['keyManager', 'url'] },
+  CHORUS_DATAFEED_TAG: { path: ['datafeed', 'tag'] },
+  CHORUS_DATAFEED_INCLUDE_INVISIBLE: { path: ['datafeed', 'includeInvisible'], boolean: true },
+  CHORUS_LOG_LEVEL: { path: ['log', 'level'] },
+  CHORUS_STATE_URL: { path: ['state', 'url'] },
+  CHORUS_STATE_INSTANCE_NAME: { path: ['state', 'instanceName'] },
+};

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ChorusError } from '../errors.ts';
-import { BOOLEAN_ENV_OVERRIDES, configSchema, ENV_OVERRIDES, type Config } from './config-schema.ts';
+import { configSchema, ENV_OVERRIDES, type Config } from './config-schema.ts';
 
 /** Sets `value` at `path` inside `target`, creating objects on the way. */
 function setPath(target: Record<string, unknown>, path: readonly string[], value: string | boolean): void {
@@ -18,7 +18,7 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
 
 /**
  * Reads the YAML file at `path`, applies the environment overrides of `ENV_OVERRIDES` found in `env`
- * (default: none; `true`/`false` as booleans for `BOOLEAN_ENV_OVERRIDES`), and validates the result.
+ * (default: none; `true`/`false` as booleans for the boolean fields), and validates the result.
  *
  * @throws ChorusError CHORUS_ERR_CONFIG_INVALID naming the file and, for a schema error, the field and the
  * reason (`config.yaml: bot.userId: must be a string of digits`).
@@ -32,11 +32,11 @@ export function loadConfig(path: string, env: Readonly<Record<string, string | u
     throw new ChorusError('CHORUS_ERR_CONFIG_INVALID', `${path}: ${reason}`, { cause: err });
   }
   const document = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-  for (const [name, fieldPath] of Object.entries(ENV_OVERRIDES)) {
+  for (const [name, override] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    const boolean = BOOLEAN_ENV_OVERRIDES.has(name) && (value === 'true' || value === 'false');
-    setPath(document, fieldPath, boolean ? value === 'true' : value);
+    const boolean = override.boolean === true && (value === 'true' || value === 'false');
+    setPath(document, override.path, boolean ? value === 'true' : value);
   }
   const result = configSchema.safeParse(raw === null || raw === undefined ? document : raw);
   if (!result.success) {
