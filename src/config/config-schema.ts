@@ -123,6 +123,11 @@ export const configSchema = z.strictObject({
       keysDir: z.string().default('var/pod/keys'),
       users: z.array(podUserSchema).min(1),
       streams: z.array(podStreamSchema).default([]),
+      /**
+       * The pod's Agent (`GET /agent/v1/info` version, default `Agent-25.12.0-chorus-embedded`) and whether the pod
+       * offers Simplified Key Delivery (default false): see the embedded pod's `agent` option.
+       */
+      agent: z.strictObject({ version: z.string().min(1).optional(), simplifiedKeyDelivery: z.boolean().optional() }).optional(),
       /** Messages posted when the daemon starts, to show a conversation: `{ as, stream, message }`. */
       demo: z.array(z.strictObject({ as: z.string(), stream: z.string(), message: z.string() })).default([]),
     })

@@ -36,7 +36,8 @@ export async function recordCommand(options: {
   const http = createAgentHttp();
   const session = createSymphonySession({
     podUrl: need(config.pod?.url, 'pod.url'),
-    keyManagerUrl: need(config.keyManager?.url, 'keyManager.url'),
+    keyManagerUrl: config.keyManager?.url, // a pod with Simplified Key Delivery needs none
+    agentUrl: need(config.agent?.url, 'agent.url'),
     username: need(config.bot.username, 'bot.username'),
     privateKeyPem: readPrivateKey(config),
     http,

@@ -76,7 +76,8 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
   try {
     const podUrl = pod?.url ?? required(config.pod?.url, 'pod.url');
     const agentUrl = pod?.url ?? required(config.agent?.url, 'agent.url');
-    const keyManagerUrl = pod?.url ?? required(config.keyManager?.url, 'keyManager.url');
+    // Optional: a pod with Simplified Key Delivery needs none (the session says so at its first login).
+    const keyManagerUrl = pod?.url ?? config.keyManager?.url;
     // Made before the session: its first calls (sessioninfo) can already be refused and re-authenticated.
     const metrics = createDaemonMetrics();
     const http = createAgentHttp({ onReauthentication: (outcome) => metrics.reauthentications.inc({ outcome }) });
@@ -84,6 +85,7 @@ export async function runDaemon(config: Config, log: Logger): Promise<Daemon> {
     const session = createSymphonySession({
       podUrl,
       keyManagerUrl,
+      agentUrl,
       username,
       privateKeyPem: privateKeyOf(config, pod, username),
       http,

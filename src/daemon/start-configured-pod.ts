@@ -33,6 +33,7 @@ export async function startConfiguredPod(config: NonNullable<Config['embeddedPod
     keysDir: config.keysDir,
     users: config.users,
     streams: config.streams,
+    ...(config.agent === undefined ? {} : { agent: config.agent }),
     log,
     onMessage: (message) => {
       const { text } = parsePresentationML(message.message, parseEntityJSON(message.data));

@@ -36,6 +36,7 @@ export function openUserSession(options: {
   const session = createSymphonySession({
     podUrl: options.podUrl,
     keyManagerUrl: options.podUrl,
+    agentUrl: options.podUrl,
     username: options.username,
     privateKeyPem,
     http,

@@ -20,8 +20,12 @@ import { toRetryAfterMs } from './retry-after.ts';
 import { createTraceId } from './trace-id.ts';
 import { exchange } from './undici-exchange.ts';
 
-/** The two tokens of an authenticated Symphony session (reference §3.4). */
-export type SessionTokens = { readonly sessionToken: string; readonly keyManagerToken: string };
+/**
+ * The tokens of an authenticated Symphony session (reference §3.4): the pod's session token, and the key
+ * manager's token, undefined when the pod and the Agent offer Simplified Key Delivery (SKD: no key manager
+ * authentication, Agent API calls carry the session token only).
+ */
+export type SessionTokens = { readonly sessionToken: string; readonly keyManagerToken: string | undefined };
 
 /**
  * What the HTTP layer needs of a session: the current tokens, and a way to replace tokens a server refused
@@ -135,7 +139,7 @@ export function createAgentHttp(options: AgentHttpOptions = {}): AgentHttp {
     const headers: Record<string, string> = { accept: 'application/json', 'X-Trace-Id': traceId };
     if (tokens !== undefined) {
       headers['sessionToken'] = tokens.sessionToken;
-      if (call.withKeyManagerToken !== false) headers['keyManagerToken'] = tokens.keyManagerToken;
+      if (call.withKeyManagerToken !== false && tokens.keyManagerToken !== undefined) headers['keyManagerToken'] = tokens.keyManagerToken;
     }
     let body: string | undefined;
     if (call.json !== undefined) {

@@ -1,6 +1,7 @@
 /**
  * An RSA-authenticated Symphony session: the session token (pod) and key-manager token (KM) every Agent API
- * call carries, obtained with a signed JWT and kept until a server refuses them (reference §3.4).
+ * call carries, obtained with a signed JWT and kept until a server refuses them (reference §3.4); no KM token
+ * with Simplified Key Delivery (simplified-key-delivery.ts).
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -8,13 +9,22 @@ import { isChorusError, ChorusError } from '../errors.ts';
 import { userIdSchema } from '../events/wire-schema.ts';
 import { HttpError, joinUrl, type AgentHttp, type AuthSession, type SessionTokens } from './agent-http.ts';
 import { createAuthJwt } from './auth-jwt.ts';
+import { agentSupportsSimplifiedKeyDelivery, offersSimplifiedKeyDelivery } from './simplified-key-delivery.ts';
 
 /** Options of {@link createSymphonySession}. */
 export type SymphonySessionOptions = {
   /** The pod's base URL without `/login` or `/pod`, e.g. `https://acme.symphony.com`. */
   readonly podUrl: string;
-  /** The key manager's base URL without `/relay`, e.g. `https://acme-km.symphony.com`. */
-  readonly keyManagerUrl: string;
+  /**
+   * The key manager's base URL without `/relay`, e.g. `https://acme-km.symphony.com`. Needed unless the pod and
+   * the Agent offer Simplified Key Delivery.
+   */
+  readonly keyManagerUrl?: string | undefined;
+  /**
+   * The Agent's base URL without `/agent`, asked for its version (`GET /agent/v1/info`) when the pod offers
+   * Simplified Key Delivery. Without it, the key manager is always used.
+   */
+  readonly agentUrl?: string | undefined;
   /** The service account's username (the JWT `sub`). */
   readonly username: string;
   /** The service account's RSA private key, PEM. Never logged nor put in a message. */
@@ -43,6 +53,9 @@ export type SymphonySession = AuthSession & {
 /** `Token` (LOGIN): `{ name, token, authorizationToken? }`; chorus needs `token`. */
 const tokenSchema = z.object({ token: z.string().min(1) });
 
+/** `AgentInfo` (Agent API `GET /v1/info`) as far as chorus uses it. */
+const agentInfoSchema = z.object({ version: z.string() });
+
 /** `UserV2` (pod API) as far as chorus uses it. */
 const userV2Schema = z.object({
   id: userIdSchema,
@@ -52,8 +65,12 @@ const userV2Schema = z.object({
 
 /**
  * Creates a session that authenticates lazily: the first `tokens()` call posts a fresh RS512 JWT
- * (`{ token: jwt }`) to `POST {podUrl}/login/pubkey/authenticate` and `POST {keyManagerUrl}/relay/pubkey/authenticate`
- * (both at once) and keeps the two tokens (LOGIN `/pubkey/authenticate`).
+ * (`{ token: jwt }`) to `POST {podUrl}/login/pubkey/authenticate`, then, unless Simplified Key Delivery is
+ * offered, to `POST {keyManagerUrl}/relay/pubkey/authenticate`, and keeps the tokens (LOGIN
+ * `/pubkey/authenticate`). SKD, as BDK Java decides it: the session token's claim
+ * `canUseSimplifiedKeyDelivery: true` and `GET {agentUrl}/agent/v1/info` naming version 24.12 or later (an
+ * Agent that does not answer, or an older one, means the key manager is used); the session then has no key
+ * manager token and Agent API calls carry the session token only.
  *
  * Concurrency: one authentication at a time (single flight). `tokens()` callers share the pending one;
  * `refresh(stale)` starts a new one only when `stale` are still the current tokens, so many callers that saw
@@ -62,13 +79,14 @@ const userV2Schema = z.object({
  *
  * @throws ChorusError CHORUS_ERR_AUTH_FAILED (from `tokens`, `refresh`, `sessionInfo`) when an authenticate
  *   call is answered 401 or 403, or the key is not an RSA private key; the message names the username and
- *   URL. Transient HttpErrors (network, 5xx, 429) pass through for the caller to retry.
+ *   URL. CHORUS_ERR_CONFIG_INVALID naming `keyManager.url` when the key manager is needed and no
+ *   `keyManagerUrl` was given. Transient HttpErrors (network, 5xx, 429) pass through for the caller to retry.
  * @example
  * const session = createSymphonySession({ podUrl, keyManagerUrl, username: 'chorus-bot', privateKeyPem, http, log });
  * const { userId, displayName } = await session.sessionInfo();
  */
 export function createSymphonySession(options: SymphonySessionOptions): SymphonySession {
-  const { podUrl, keyManagerUrl, username, privateKeyPem, http } = options;
+  const { podUrl, keyManagerUrl, agentUrl, username, privateKeyPem, http } = options;
   const log = options.log.child({ component: 'session' });
   let current: SessionTokens | undefined;
   let pending: Promise<SessionTokens> | undefined;
@@ -96,17 +114,42 @@ export function createSymphonySession(options: SymphonySessionOptions): Symphony
     }
   };
 
+  /** The Agent's version when it names one at `GET /agent/v1/info` (no tokens: SPEC lists none); else undefined. */
+  const agentVersion = async (url: string): Promise<string | undefined> => {
+    try {
+      return (await http.request({ method: 'GET', url: joinUrl(url, '/agent/v1/info'), schema: agentInfoSchema })).version;
+    } catch (err) {
+      log.info({ err }, 'the Agent did not tell its version: the key manager is used');
+      return undefined;
+    }
+  };
+
+  /** Whether the Agent at `url` is 24.12 or later, so that the Simplified Key Delivery the pod offers applies. */
+  const agentTakesSimplifiedKeyDelivery = async (url: string): Promise<boolean> => {
+    const version = await agentVersion(url);
+    const supported = version !== undefined && agentSupportsSimplifiedKeyDelivery(version);
+    if (!supported) log.info({ agentVersion: version }, 'the pod offers Simplified Key Delivery, the Agent does not: the key manager is used');
+    return supported;
+  };
+
   const authenticate = (): Promise<SessionTokens> => {
     pending ??= (async () => {
       try {
-        // allSettled: when one side fails, the other has ended too before a new authentication may start.
-        const [pod, keyManager] = await Promise.allSettled([
-          authenticateAt(joinUrl(podUrl, '/login/pubkey/authenticate')),
-          authenticateAt(joinUrl(keyManagerUrl, '/relay/pubkey/authenticate')),
-        ]);
-        if (pod.status === 'rejected') throw pod.reason;
-        if (keyManager.status === 'rejected') throw keyManager.reason;
-        current = { sessionToken: pod.value, keyManagerToken: keyManager.value };
+        const sessionToken = await authenticateAt(joinUrl(podUrl, '/login/pubkey/authenticate'));
+        const offered = agentUrl !== undefined && offersSimplifiedKeyDelivery(sessionToken);
+        if (offered && (await agentTakesSimplifiedKeyDelivery(agentUrl))) {
+          current = { sessionToken, keyManagerToken: undefined };
+          log.info({ username, simplifiedKeyDelivery: true }, 'authenticated');
+          return current;
+        }
+        if (keyManagerUrl === undefined) {
+          const why = offered
+            ? 'it offers Simplified Key Delivery (SKD), but the Agent did not name version 24.12 or later'
+            : 'it does not offer Simplified Key Delivery (SKD)';
+          throw new ChorusError('CHORUS_ERR_CONFIG_INVALID', `keyManager.url: required to connect to this pod: ${why}`);
+        }
+        const keyManagerToken = await authenticateAt(joinUrl(keyManagerUrl, '/relay/pubkey/authenticate'));
+        current = { sessionToken, keyManagerToken };
         log.info({ username }, 'authenticated');
         return current;
       } catch (err) {

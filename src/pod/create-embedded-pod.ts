@@ -73,6 +73,8 @@ export type EmbeddedPod = {
  * serves:
  * - `POST /login/pubkey/authenticate`, `POST /relay/pubkey/authenticate` (RS512 JWT, reference §3.4);
  * - `GET /pod/v2/sessioninfo`;
+ * - `GET /agent/v1/info` (AgentInfo: the version of `agent.version`; with `agent.simplifiedKeyDelivery`, Agent
+ *   calls need the session token only, reference §3.4);
  * - `GET|POST /agent/v5/datafeeds`, `DELETE /agent/v5/datafeeds/{id}`, `POST /agent/v5/datafeeds/{id}/read`
  *   (reference §1);
  * - `POST /agent/v4/stream/{sid}/message/create`, `GET /agent/v4/stream/{sid}/message` (reference §3.1).
@@ -95,7 +97,7 @@ export async function createEmbeddedPod(options: EmbeddedPodOptions): Promise<Em
   const config = parsePodConfig(data);
   const log = (rootLog ?? pino({ level: 'silent' })).child({ component: 'pod' });
   const users = await createUserDirectory(config.users, config.keysDir);
-  const sessions = createSessionStore();
+  const sessions = createSessionStore({ simplifiedKeyDelivery: config.agent.simplifiedKeyDelivery });
   const feeds = createDatafeedRegistry(config.datafeed, now);
   const faults = createFaultInjector(config.seed, config.faults);
   const allUserIds = users.all().map((u) => u.userId);
@@ -110,7 +112,7 @@ export async function createEmbeddedPod(options: EmbeddedPodOptions): Promise<Em
     },
     config.messageHistory,
   );
-  const services = { users, sessions, feeds, streams, now, log };
+  const services = { users, sessions, feeds, streams, agentVersion: config.agent.version, now, log };
   const server = await startPodServer(config.host, config.port, createRoutes(services), services, faults);
   const reject = (status: number, message: string): ChorusError =>
     new ChorusError('CHORUS_ERR_POD_REJECTED', `embedded pod: ${status} ${message}`);

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createAgentHttp } from '../datafeed/agent-http.ts';
+import { createSymphonySession } from '../datafeed/symphony-session.ts';
 import { isChorusError } from '../errors.ts';
 import { createEmbeddedPod, type EmbeddedPod } from './create-embedded-pod.ts';
 import {
@@ -98,6 +101,41 @@ describe('GET /pod/v2/sessioninfo', () => {
       firstName: 'Alice',
       lastName: 'Ng',
     });
+  });
+
+  it('offers Simplified Key Delivery when agent.simplifiedKeyDelivery is set: Agent calls need the session token only', async () => {
+    // The real clock: chorus's session signs its JWTs with it.
+    const skdPod = await createEmbeddedPod({ users: testUsers(), streams: STREAMS, agent: { simplifiedKeyDelivery: true, version: 'Agent-25.3.0' } });
+    try {
+      const sessionAt = async (at: EmbeddedPod, nowMs: number): Promise<string> =>
+        ((await call(at, undefined, 'POST', '/login/pubkey/authenticate', { token: authJwt(BOT.username, nowMs) })).body as { token: string }).token;
+      const skdSession = await sessionAt(skdPod, Date.now());
+      const [, claims] = skdSession.split('.');
+      expect(JSON.parse(Buffer.from(claims ?? '', 'base64url').toString())).toEqual({ sub: BOT.userId, canUseSimplifiedKeyDelivery: true });
+      expect((await call(skdPod, undefined, 'GET', '/agent/v1/info')).body).toEqual({ version: 'Agent-25.3.0', onPrem: false, mt: false });
+      expect((await call(skdPod, { sessionToken: skdSession }, 'GET', '/agent/v5/datafeeds')).status).toBe(200);
+      // The pod without it issues opaque tokens and wants the key manager token on Agent calls.
+      const session = await sessionAt(pod, T0);
+      expect(session).toMatch(/^[0-9a-f]{96}$/);
+      expect((await call(pod, { sessionToken: session }, 'GET', '/agent/v5/datafeeds')).status).toBe(401);
+
+      // chorus's own session, given no key manager: it finds SKD and its Agent calls pass.
+      const http = createAgentHttp();
+      const client = createSymphonySession({
+        podUrl: skdPod.url,
+        agentUrl: skdPod.url,
+        username: BOT.username,
+        privateKeyPem: privateKeyOf(BOT.username),
+        http,
+        log: pino({ level: 'silent' }),
+      });
+      expect((await client.tokens()).keyManagerToken).toBeUndefined();
+      const feeds = await http.request({ method: 'GET', url: `${skdPod.url}/agent/v5/datafeeds`, session: client, schema: z.array(z.unknown()) });
+      expect(feeds).toEqual([]);
+      await http.close();
+    } finally {
+      await skdPod.close();
+    }
   });
 
   it('answers 401 without a session token, with an unknown one, or with a key manager token instead', async () => {

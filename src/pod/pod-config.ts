@@ -46,6 +46,18 @@ export type PodDatafeedOptions = {
   readonly maxFeedsPerUser?: number;
 };
 
+/** What the pod's Agent says of itself, and whether the pod offers Simplified Key Delivery. */
+export type PodAgentOptions = {
+  /** AgentInfo.version at `GET /agent/v1/info`. Default: `Agent-25.12.0-chorus-embedded`. */
+  readonly version?: string | undefined;
+  /**
+   * Simplified Key Delivery (reference §3.4): session tokens are JWT-shaped with the claim
+   * `canUseSimplifiedKeyDelivery: true`, and their Agent calls need no key manager token. Default: false (the
+   * pod then issues opaque tokens and wants both, as before SKD).
+   */
+  readonly simplifiedKeyDelivery?: boolean | undefined;
+};
+
 /** Options of `createEmbeddedPod`. */
 export type EmbeddedPodOptions = {
   /** TCP port; 0 picks an ephemeral one. Default: 0. */
@@ -62,6 +74,7 @@ export type EmbeddedPodOptions = {
   readonly faults?: FaultOptions;
   /** Seed of the fault PRNG. Default: 1. */
   readonly seed?: number;
+  readonly agent?: PodAgentOptions;
   /**
    * Messages the pod keeps for listing (`GET /v4/stream/{sid}/message`), pod-wide: past this many, the oldest
    * one posted goes, so a long-running pod's memory stays bounded (a real pod keeps all). 0 keeps none.
@@ -100,6 +113,11 @@ const streamSchema = z.strictObject({
 
 const positiveMs = z.int().positive().max(2_147_483_647);
 
+const agentSchema = z.strictObject({
+  version: z.string().min(1).default('Agent-25.12.0-chorus-embedded'),
+  simplifiedKeyDelivery: z.boolean().default(false),
+});
+
 const datafeedSchema = z.strictObject({
   visibilityTimeoutMs: positiveMs.default(30_000),
   pollTimeoutMs: positiveMs.default(30_000),
@@ -119,6 +137,7 @@ export const podConfigSchema = z
     datafeed: datafeedSchema.prefault({}),
     faults: faultOptionsSchema.prefault({}),
     seed: z.int().default(1),
+    agent: agentSchema.prefault({}),
     messageHistory: z.int().nonnegative().default(10_000),
   })
   .superRefine((config, ctx) => {

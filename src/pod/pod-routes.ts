@@ -19,6 +19,8 @@ export type PodServices = {
   readonly sessions: SessionStore;
   readonly feeds: DatafeedRegistry;
   readonly streams: StreamMessages;
+  /** AgentInfo.version of `GET /agent/v1/info`. */
+  readonly agentVersion: string;
   readonly now: () => number;
   readonly log: Logger;
 };
@@ -94,6 +96,9 @@ export function createRoutes(pod: PodServices): readonly Route[] {
       handle: (request) => authenticate(pod, request, 'keyManagerToken') },
     { method: 'GET', path: '/pod/v2/sessioninfo', area: 'auth', auth: 'session', ...json,
       handle: (_request, caller) => sessionInfo(pod, caller) },
+    // SPEC lists no token for /v1/info; BDK Java asks it before the session is complete (reference §3.4 SKD).
+    { method: 'GET', path: '/agent/v1/info', area: 'auth', auth: 'none', ...json,
+      handle: () => ({ status: 200, body: { version: pod.agentVersion, onPrem: false, mt: false } }) },
     { method: 'GET', path: '/agent/v5/datafeeds', area: 'datafeed', auth: 'session+km', ...json,
       handle: (request, caller) => listFeeds(pod, request, caller) },
     { method: 'POST', path: '/agent/v5/datafeeds', area: 'datafeed', auth: 'session+km', ...json,

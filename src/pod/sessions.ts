@@ -1,6 +1,8 @@
 /**
  * Session and key manager tokens: issued by the authenticate endpoints, checked on every other call, expired
- * by fault injection. Tokens are random and opaque, as LOGIN `Token.token` says they are to clients.
+ * by fault injection. Tokens are random and opaque, as LOGIN `Token.token` says they are to clients; with
+ * Simplified Key Delivery a session token is JWT-shaped, its claims saying so (reference §3.4), and its calls
+ * need no key manager token.
  */
 import { randomBytes } from 'node:crypto';
 import { fail, succeed, type PodResult } from './pod-result.ts';
@@ -17,12 +19,16 @@ export type Caller = {
 
 /** The live tokens of the pod. */
 export type SessionStore = {
-  /** A new random token of `kind` for `userId` (96 hex characters). */
+  /**
+   * A new random token of `kind` for `userId` (96 hex characters); with Simplified Key Delivery, a session
+   * token is `<header>.<claims>.<96 hex>`, the claims `{ sub: userId, canUseSimplifiedKeyDelivery: true }`.
+   */
   issue(kind: TokenKind, userId: string): string;
   /**
    * Checks the tokens of a request: the session token must be live; the key manager token must be live and of
-   * the same user when given, and is required when `requireKeyManager`. Fails with 401 "Invalid session"
-   * (the body of a real 401, BDK Java fixture `unauthorized_error.json`).
+   * the same user when given, and is required when `requireKeyManager`, unless the pod offers Simplified Key
+   * Delivery. Fails with 401 "Invalid session" (the body of a real 401, BDK Java fixture
+   * `unauthorized_error.json`).
    */
   check(
     sessionToken: string | undefined,
@@ -35,14 +41,23 @@ export type SessionStore = {
   size(): number;
 };
 
-/** Creates an empty token store. Tokens never expire by themselves (a real pod keeps them 1 h to 2 weeks). */
-export function createSessionStore(): SessionStore {
+/** The JWT header of Simplified Key Delivery session tokens: unsigned, as clients only read the claims. */
+const SKD_HEADER = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+
+/**
+ * Creates an empty token store; `simplifiedKeyDelivery` (default false) as {@link SessionStore} says. Tokens
+ * never expire by themselves (a real pod keeps them 1 h to 2 weeks).
+ */
+export function createSessionStore(options: { readonly simplifiedKeyDelivery?: boolean } = {}): SessionStore {
+  const skd = options.simplifiedKeyDelivery === true;
   const tokens = new Map<string, { kind: TokenKind; userId: string }>();
   const invalid = fail(401, 'Invalid session');
 
   return {
     issue(kind, userId) {
-      const token = randomBytes(48).toString('hex');
+      const random = randomBytes(48).toString('hex');
+      const claims = () => Buffer.from(JSON.stringify({ sub: userId, canUseSimplifiedKeyDelivery: true })).toString('base64url');
+      const token = skd && kind === 'sessionToken' ? `${SKD_HEADER}.${claims()}.${random}` : random;
       tokens.set(token, { kind, userId });
       return token;
     },
@@ -50,7 +65,7 @@ export function createSessionStore(): SessionStore {
       const session = sessionToken === undefined ? undefined : tokens.get(sessionToken);
       if (sessionToken === undefined || session === undefined || session.kind !== 'sessionToken') return invalid;
       if (keyManagerToken === undefined) {
-        return requireKeyManager ? invalid : succeed({ userId: session.userId, sessionToken, keyManagerToken });
+        return requireKeyManager && !skd ? invalid : succeed({ userId: session.userId, sessionToken, keyManagerToken });
       }
       const km = tokens.get(keyManagerToken);
       if (km === undefined || km.kind !== 'keyManagerToken' || km.userId !== session.userId) return invalid;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
+import { z } from 'zod';
 import type { Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagesCommand, sayCommand } from '../../src/daemon/message-commands.ts';
@@ -40,6 +41,7 @@ const IN_REPLY_TO = { eventId: 'conformance', type: 'MESSAGESENT' } as const;
 /** Every spec operation the client uses, as `METHOD <mount><path template>`. */
 const OPERATIONS = [
   'DELETE /agent/v5/datafeeds/{datafeedId}',
+  'GET /agent/v1/info',
   'GET /agent/v4/stream/{sid}/message',
   'GET /agent/v5/datafeeds',
   'POST /agent/v4/stream/{sid}/message/create',
@@ -149,6 +151,8 @@ describe.skipIf(!exists)('Agent API client conformance with the official OpenAPI
       ],
       keysDir,
       datafeed: { pollTimeoutMs: 200 },
+      // Its session tokens offer SKD; a session given no Agent URL never asks, and uses the key manager.
+      agent: { simplifiedKeyDelivery: true },
     });
     proxy = await startRecordingProxy(pod.url);
 
@@ -157,11 +161,26 @@ describe.skipIf(!exists)('Agent API client conformance with the official OpenAPI
     const sessionOptions = { podUrl: proxy.url, keyManagerUrl: proxy.url, username: BOT.username, http, log };
     const session = createSymphonySession({ ...sessionOptions, privateKeyPem: pod.privateKeyPem(BOT.username) });
     await session.sessionInfo();
-    // A key the pod does not know: both authenticate calls are refused (401, LOGIN Error body).
-    const { privateKey: strangerKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // A key the pod does not know: refused at login (401, LOGIN Error body), the key manager not asked.
+    const { privateKey: strangerKey, publicKey: strangerPublicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const strangerPem = strangerKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const refused = createSymphonySession({ ...sessionOptions, privateKeyPem: strangerPem });
     await expect(refused.tokens()).rejects.toMatchObject({ code: 'CHORUS_ERR_AUTH_FAILED' });
+    // A pod (not recorded) that knows that key, and a key manager (the recorded one) that does not: refused at relay.
+    const strangersPod = await createEmbeddedPod({
+      users: [{ ...BOT, publicKeyPem: strangerPublicKey.export({ type: 'spki', format: 'pem' }).toString() }],
+    });
+    try {
+      const refusedAtRelay = createSymphonySession({ ...sessionOptions, podUrl: strangersPod.url, privateKeyPem: strangerPem });
+      await expect(refusedAtRelay.tokens()).rejects.toMatchObject({ code: 'CHORUS_ERR_AUTH_FAILED' });
+    } finally {
+      await strangersPod.close();
+    }
+    // Simplified Key Delivery: a session given the Agent's URL asks its version, skips the key manager, and
+    // its Agent calls carry the session token only.
+    const skd = createSymphonySession({ ...sessionOptions, agentUrl: proxy.url, privateKeyPem: pod.privateKeyPem(BOT.username) });
+    expect((await skd.tokens()).keyManagerToken).toBeUndefined();
+    await http.request({ method: 'GET', url: `${proxy.url}/agent/v5/datafeeds`, session: skd, schema: z.array(z.unknown()) });
 
     // Datafeed: list (none), create, read, read with an ackId, a 400 → delete + create, read, final read.
     await runFeed(session, undefined, async (seen) => {
@@ -248,6 +267,7 @@ describe.skipIf(!exists)('Agent API client conformance with the official OpenAPI
       'POST /relay/pubkey/authenticate 200',
       'POST /login/pubkey/authenticate 401',
       'POST /relay/pubkey/authenticate 401',
+      'GET /agent/v1/info 200',
       'GET /agent/v5/datafeeds 200',
       'POST /agent/v5/datafeeds 201',
       'POST /agent/v5/datafeeds/{datafeedId}/read 200',
