@@ -74,6 +74,7 @@ export type EmbeddedPodOptions = {
   readonly faults?: FaultOptions;
   /** Seed of the fault PRNG. Default: 1. */
   readonly seed?: number;
+  /** The Agent's version and Simplified Key Delivery. Default: `{}` (the defaults of each field). */
   readonly agent?: PodAgentOptions;
   /**
    * Messages the pod keeps for listing (`GET /v4/stream/{sid}/message`), pod-wide: past this many, the oldest

@@ -85,7 +85,8 @@ const listQuery = z.object({
 
 /**
  * The route table. Datafeed and message endpoints take both tokens (SPEC marks `keyManagerToken` optional; a bot
- * always sends both); sessioninfo takes the session token only.
+ * sends both), or the session token only when the pod offers Simplified Key Delivery (sessions.ts);
+ * sessioninfo takes the session token only; the authenticate endpoints and `/agent/v1/info` take none.
  */
 export function createRoutes(pod: PodServices): readonly Route[] {
   const json = { maxBodyBytes: JSON_LIMIT } as const;
