@@ -55,9 +55,11 @@ export function createSessionStore(options: { readonly simplifiedKeyDelivery?: b
 
   return {
     issue(kind, userId) {
-      const random = randomBytes(48).toString('hex');
-      const claims = () => Buffer.from(JSON.stringify({ sub: userId, canUseSimplifiedKeyDelivery: true })).toString('base64url');
-      const token = skd && kind === 'sessionToken' ? `${SKD_HEADER}.${claims()}.${random}` : random;
+      let token = randomBytes(48).toString('hex');
+      if (skd && kind === 'sessionToken') {
+        const claims = Buffer.from(JSON.stringify({ sub: userId, canUseSimplifiedKeyDelivery: true })).toString('base64url');
+        token = `${SKD_HEADER}.${claims}.${token}`;
+      }
       tokens.set(token, { kind, userId });
       return token;
     },
