@@ -33,18 +33,19 @@ export async function recordCommand(options: {
     if (value === undefined) throw new ChorusError('CHORUS_ERR_CONFIG_INVALID', `${field}: required to record`);
     return value;
   };
+  const agentUrl = need(config.agent?.url, 'agent.url');
   const http = createAgentHttp();
   const session = createSymphonySession({
     podUrl: need(config.pod?.url, 'pod.url'),
     keyManagerUrl: config.keyManager?.url, // a pod with Simplified Key Delivery needs none
-    agentUrl: need(config.agent?.url, 'agent.url'),
+    agentUrl,
     username: need(config.bot.username, 'bot.username'),
     privateKeyPem: readPrivateKey(config),
     http,
     log,
   });
   const source = createAgentDatafeedSource({
-    agentUrl: need(config.agent?.url, 'agent.url'),
+    agentUrl,
     session,
     http,
     log,

@@ -114,22 +114,21 @@ export function createSymphonySession(options: SymphonySessionOptions): Symphony
     }
   };
 
-  /** The Agent's version when it names one at `GET /agent/v1/info` (no tokens: SPEC lists none); else undefined. */
-  const agentVersion = async (url: string): Promise<string | undefined> => {
-    try {
-      return (await http.request({ method: 'GET', url: joinUrl(url, '/agent/v1/info'), schema: agentInfoSchema })).version;
-    } catch (err) {
-      log.info({ err }, 'the Agent did not tell its version: the key manager is used');
-      return undefined;
-    }
-  };
-
-  /** Whether the Agent at `url` is 24.12 or later, so that the Simplified Key Delivery the pod offers applies. */
+  /**
+   * Whether the Agent at `url` names version 24.12 or later at `GET /agent/v1/info` (no tokens: SPEC lists none),
+   * so that the Simplified Key Delivery the pod offers applies; an Agent that does not answer takes none.
+   */
   const agentTakesSimplifiedKeyDelivery = async (url: string): Promise<boolean> => {
-    const version = await agentVersion(url);
-    const supported = version !== undefined && agentSupportsSimplifiedKeyDelivery(version);
-    if (!supported) log.info({ agentVersion: version }, 'the pod offers Simplified Key Delivery, the Agent does not: the key manager is used');
-    return supported;
+    let version: string;
+    try {
+      version = (await http.request({ method: 'GET', url: joinUrl(url, '/agent/v1/info'), schema: agentInfoSchema })).version;
+    } catch (err) {
+      log.info({ err }, 'the pod offers Simplified Key Delivery, the Agent did not tell its version: the key manager is used');
+      return false;
+    }
+    if (agentSupportsSimplifiedKeyDelivery(version)) return true;
+    log.info({ agentVersion: version }, 'the pod offers Simplified Key Delivery, the Agent is older than 24.12: the key manager is used');
+    return false;
   };
 
   const authenticate = (): Promise<SessionTokens> => {
@@ -137,20 +136,19 @@ export function createSymphonySession(options: SymphonySessionOptions): Symphony
       try {
         const sessionToken = await authenticateAt(joinUrl(podUrl, '/login/pubkey/authenticate'));
         const offered = agentUrl !== undefined && offersSimplifiedKeyDelivery(sessionToken);
-        if (offered && (await agentTakesSimplifiedKeyDelivery(agentUrl))) {
-          current = { sessionToken, keyManagerToken: undefined };
-          log.info({ username, simplifiedKeyDelivery: true }, 'authenticated');
-          return current;
+        const simplifiedKeyDelivery = offered && (await agentTakesSimplifiedKeyDelivery(agentUrl));
+        let keyManagerToken: string | undefined;
+        if (!simplifiedKeyDelivery) {
+          if (keyManagerUrl === undefined) {
+            const why = offered
+              ? 'it offers Simplified Key Delivery (SKD), but the Agent did not name version 24.12 or later'
+              : 'it does not offer Simplified Key Delivery (SKD)';
+            throw new ChorusError('CHORUS_ERR_CONFIG_INVALID', `keyManager.url: required to connect to this pod: ${why}`);
+          }
+          keyManagerToken = await authenticateAt(joinUrl(keyManagerUrl, '/relay/pubkey/authenticate'));
         }
-        if (keyManagerUrl === undefined) {
-          const why = offered
-            ? 'it offers Simplified Key Delivery (SKD), but the Agent did not name version 24.12 or later'
-            : 'it does not offer Simplified Key Delivery (SKD)';
-          throw new ChorusError('CHORUS_ERR_CONFIG_INVALID', `keyManager.url: required to connect to this pod: ${why}`);
-        }
-        const keyManagerToken = await authenticateAt(joinUrl(keyManagerUrl, '/relay/pubkey/authenticate'));
         current = { sessionToken, keyManagerToken };
-        log.info({ username }, 'authenticated');
+        log.info({ username, simplifiedKeyDelivery }, 'authenticated');
         return current;
       } catch (err) {
         log.warn({ username, err, code: isChorusError(err) ? err.code : undefined }, 'authentication failed');
