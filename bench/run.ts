@@ -85,6 +85,7 @@ function table(head: readonly string[], rows: readonly (readonly string[])[], al
   return [line(head), rule, ...rows.map(line)].join('\n');
 }
 
+const finite = (...values: number[]): boolean => values.every(Number.isFinite);
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -137,43 +138,54 @@ try {
       peakRss: median(list.map((r) => r.peakRssBytes)),
       loadedRss: median(list.map((r) => r.loadedRssBytes)),
       counts: list[0]?.counts,
+      parseUs: list.length === 0 ? Number.NaN : median(list.map((r) => (r.parseAloneMs * 1000) / r.events)),
     };
   });
   const chorusRate = summary.find((s) => s.peer.id === 'chorus')?.rate ?? Number.NaN;
-  const chorusParse = (results.get('chorus') ?? []).flatMap((r) => (r.jsonParseMs === undefined ? [] : [(r.jsonParseMs * 1000) / r.events]));
-  const chorusParseUs = chorusParse.length === 0 ? undefined : median(chorusParse);
   const sameCounts = (counts: HandlerCounts | undefined): boolean =>
     counts !== undefined && (Object.keys(meta.expected) as (keyof HandlerCounts)[]).every((k) => counts[k] === meta.expected[k]);
   const dispatchTable = table(
-    ['framework', 'wire format (parsed in the loop)', 'entry point', 'events/s', 'µs/event', 'events/s min–max', 'peak RSS MB', 'RSS loaded MB', '× chorus', 'handlers'],
+    ['framework', 'wire format (parsed in the loop)', 'entry point', 'events/s', 'µs/event', 'JSON.parse alone µs/event', 'beyond it µs/event', 'events/s min–max', 'peak RSS MB', 'RSS loaded MB', '× chorus', 'handlers'],
     summary.map((s) => [
       s.peer.id,
       s.peer.wire,
       s.peer.api,
       failures.has(s.peer.id) && s.list.length === 0 ? 'failed' : int(s.rate),
       fixed(1e6 / s.rate, 2),
+      fixed(s.parseUs, 2),
+      fixed(1e6 / s.rate - s.parseUs, 2),
       s.list.length > 1 ? `${int(s.min)}–${int(s.max)}` : '–',
       mb(s.peakRss),
       mb(s.loadedRss),
       fixed(s.rate / chorusRate, 2),
       s.counts === undefined ? '–' : sameCounts(s.counts) ? 'equal ✓' : 'DIFFER ✗',
     ]),
-    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
   const countsTable = table(
     ['handler', 'expected', ...summary.map((s) => s.peer.id)],
     [...COMMANDS, 'mention' as const].map((k) => [k, int(meta.expected[k]), ...summary.map((s) => (s.counts === undefined ? '–' : int(s.counts[k])))]),
   );
   // What the two dispatch goals leave chorus per event in this run, beside what parsing the wire alone costs.
-  const grammyRate = summary.find((s) => s.peer.id === 'grammY')?.rate ?? Number.NaN;
-  const floorRate = summary.find((s) => s.peer.id === 'floor')?.rate ?? Number.NaN;
+  const of = (id: string): (typeof summary)[number] | undefined => summary.find((s) => s.peer.id === id);
+  const grammyRate = of('grammY')?.rate ?? Number.NaN;
+  const floorRate = of('floor')?.rate ?? Number.NaN;
   const grammyUs = 1e6 / grammyRate;
   const floorUs = 1e6 / floorRate;
-  const budgetRow =
-    chorusParseUs === undefined || !Number.isFinite(grammyUs) || !Number.isFinite(floorUs)
-      ? ''
-      : ` The goals' budget per event: 1.5× grammY's rate is at most ${fixed(grammyUs / 1.5, 2)} µs, 60% of the floor's at most ${fixed(floorUs / 0.6, 2)} µs; ` +
-        `the floor itself takes ${fixed(floorUs, 2)} µs, and JSON.parse of the Symphony wire event (${int(meta.bytes.symphony / spec.timed)} B on average, against ${int(meta.bytes.telegram / spec.timed)} B for Telegram's) ${fixed(chorusParseUs, 2)} µs.`;
+  const chorusParseUs = of('chorus')?.parseUs ?? Number.NaN;
+  const budgetRow = !finite(grammyUs, floorUs, chorusParseUs)
+    ? ''
+    : ` The goals' budget per event: 1.5× grammY's rate is at most ${fixed(grammyUs / 1.5, 2)} µs, 60% of the floor's at most ${fixed(floorUs / 0.6, 2)} µs; ` +
+      `the floor itself takes ${fixed(floorUs, 2)} µs, and JSON.parse of the Symphony wire event (${int(meta.bytes.symphony / spec.timed)} B on average, against ${int(meta.bytes.telegram / spec.timed)} B for Telegram's) ${fixed(chorusParseUs, 2)} µs.`;
+  // Not a goal of the issue: each framework's own work, its wire format's JSON.parse taken out, for the decision
+  // on the 1.5× goal, which compares whole runs over wire formats of different sizes.
+  const beyond = (id: string): number => 1e6 / (of(id)?.rate ?? Number.NaN) - (of(id)?.parseUs ?? Number.NaN);
+  const beyondRow = !finite(beyond('chorus'), beyond('grammY'), beyond('floor'))
+    ? ''
+    : `Beyond JSON.parse (µs/event less JSON.parse of the framework's own wire lines alone, timed in the same process after its timed run; ` +
+      `not a goal of the issue, but the figure for deciding on the 1.5× goal, which compares wire formats of different sizes): ` +
+      `chorus ${fixed(beyond('chorus'), 2)} µs, grammY ${fixed(beyond('grammY'), 2)} µs, so chorus does its own work ${fixed(beyond('grammY') / beyond('chorus'), 2)}× as fast as grammY does its own; ` +
+      `the floor's regex and Map lookup take ${fixed(beyond('floor'), 2)} µs.`;
   const bytesRow = `wire bytes of the timed run: Symphony ${mb(meta.bytes.symphony)} MB, Telegram ${mb(meta.bytes.telegram)} MB, Slack ${mb(meta.bytes.slack)} MB, Hubot ${mb(meta.bytes.hubot)} MB`;
   if (flags['skip-dispatch']) sections.push('## Dispatch\n\nskipped (--skip-dispatch)');
   else sections.push(
@@ -188,8 +200,8 @@ try {
       '',
       `× chorus: the framework's events/s divided by chorus's. Peak RSS: process.resourceUsage().maxRSS, including the workload held in memory ` +
         `(RSS loaded: after reading the workload, before importing the framework). ${bytesRow}.` +
-        (chorusParseUs === undefined ? '' : ` Of chorus's ${fixed(1e6 / chorusRate, 2)} µs per event, JSON.parse of the wire event takes ${fixed(chorusParseUs, 2)} µs (median, timed apart).`) +
         budgetRow,
+      ...(beyondRow === '' ? [] : ['', beyondRow]),
       '',
       'Handler invocations in the timed run (every framework must match the workload):',
       '',
@@ -198,7 +210,6 @@ try {
     ].join('\n'),
   );
   const verdict = (ok: boolean | undefined): string => (ok === undefined ? '–' : ok ? 'met' : 'NOT met');
-  const finite = (...values: number[]): boolean => values.every(Number.isFinite);
   if (!flags['skip-dispatch']) goals.push(['dispatch: chorus ÷ grammY', '≥ 1.5×', `${fixed(chorusRate / grammyRate, 2)}×`, verdict(finite(chorusRate, grammyRate) ? chorusRate / grammyRate >= 1.5 : undefined)]);
   if (!flags['skip-dispatch']) goals.push(['dispatch: chorus ÷ floor', '≥ 60%', pct(chorusRate / floorRate), verdict(finite(chorusRate, floorRate) ? chorusRate / floorRate >= 0.6 : undefined)]);
 
@@ -412,8 +423,8 @@ function profileMarkdown(profile: ProfileSummary, run: DispatchResult): string {
       `(${int((run.events * 1000) / run.elapsedMs)} events/s while profiled), ${int(profile.totalMs)} ms sampled. The profile is kept as bench/chorus-dispatch.cpuprofile ` +
       '(open it in Chrome DevTools → Performance). `parseWireLines` is the bench\'s datafeed stand-in: JSON.parse of the wire events; ' +
       '`emitNext` hands each batch to the pipeline, so its total is the whole pipeline (when V8 inlines `parseWireLines` into it, part of ' +
-      `JSON.parse shows as emitNext's self time). Timed apart, JSON.parse took ${int(run.jsonParseMs ?? Number.NaN)} ms ` +
-      `(${fixed(((run.jsonParseMs ?? Number.NaN) * 1000) / run.events, 2)} µs/event, ${pct((run.jsonParseMs ?? Number.NaN) / run.elapsedMs)} of the run).`,
+      `JSON.parse shows as emitNext's self time). JSON.parse of the same wire lines alone, after the run, took ${int(run.parseAloneMs)} ms ` +
+      `(${fixed((run.parseAloneMs * 1000) / run.events, 2)} µs/event, ${pct(run.parseAloneMs / run.elapsedMs)} of the run's time).`,
     '',
     'Top functions by self time:',
     '',

@@ -18,8 +18,11 @@ export type DispatchResult = {
   readonly loadedRssBytes: number;
   /** Checksum of the handlers' work, so nothing is optimized away. */
   readonly checksum: number;
-  /** Time spent in JSON.parse of the wire lines during the timed run, when the child measures it apart. */
-  readonly jsonParseMs?: number;
+  /**
+   * JSON.parse of the timed run's wire lines alone, after that run, ms: the median of {@link PARSE_PASSES}
+   * passes. What every framework pays for its wire format before doing any of its own work.
+   */
+  readonly parseAloneMs: number;
   readonly notes?: string;
 };
 
@@ -59,13 +62,30 @@ export function splitFirst(text: string): [string, string] {
   return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
 }
 
+/** Passes of {@link timeParseAlone}; the median is reported. */
+const PARSE_PASSES = 3;
+
+/** JSON.parse of `lines`, nothing else, ms: the median of {@link PARSE_PASSES} passes. */
+function timeParseAlone(lines: readonly string[]): number {
+  const passes: number[] = [];
+  let objects = 0; // read after the passes, so the parsing cannot be left out
+  for (let pass = 0; pass < PARSE_PASSES; pass++) {
+    collect();
+    const startedAt = performance.now();
+    for (const line of lines) if (typeof JSON.parse(line) === 'object') objects += 1;
+    passes.push(performance.now() - startedAt);
+  }
+  if (objects !== lines.length * PARSE_PASSES) throw new Error(`${lines.length * PARSE_PASSES - objects} wire lines are not JSON objects`);
+  return passes.sort((a, b) => a - b)[Math.floor(PARSE_PASSES / 2)] as number;
+}
+
 function collect(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
 /**
- * Loads the lines, then runs `setup` (which imports and builds the framework), the warm-up and the timed run,
- * and prints the result. `run(lines)` must handle every line (JSON.parse included) and resolve when all are done.
+ * Loads the lines, then runs `setup` (which imports and builds the framework), the warm-up, the timed run and
+ * JSON.parse of the timed lines alone (timeParseAlone), and prints the result. `run(lines)` must handle every line (JSON.parse included) and resolve when all are done.
  */
 export async function runDispatch(options: {
   readonly name: string;
@@ -74,8 +94,6 @@ export async function runDispatch(options: {
   setup(): Promise<(lines: readonly string[]) => Promise<void>>;
   /** Called around the timed run only (the CPU profile). */
   readonly around?: { before(): Promise<void>; after(): Promise<void> } | undefined;
-  /** Reads the JSON.parse time of the last run, when the child measures it apart. */
-  readonly jsonParseMs?: () => number;
   readonly notes?: string;
 }): Promise<void> {
   const dir = process.argv[2];
@@ -92,6 +110,7 @@ export async function runDispatch(options: {
   await run(timed);
   const elapsedMs = performance.now() - startedAt;
   await options.around?.after();
+  const parseAloneMs = timeParseAlone(timed);
   const result: DispatchResult = {
     name: options.name,
     platform: options.platform,
@@ -101,7 +120,7 @@ export async function runDispatch(options: {
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     loadedRssBytes,
     checksum: options.work.checksum(),
-    ...(options.jsonParseMs === undefined ? {} : { jsonParseMs: options.jsonParseMs() }),
+    parseAloneMs,
     ...(options.notes === undefined ? {} : { notes: options.notes }),
   };
   // Exit explicitly: some frameworks keep timers alive (Hubot's brain), and the parent waits for the exit.
