@@ -13,10 +13,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { NODE_DEFAULT_V8_POOL_SIZE, toV8PoolSize } from '../src/daemon/v8-pool-size.ts';
 import type { DispatchResult } from './lib/child.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile.ts';
 import { writeWorkload, type WorkloadMeta } from './lib/workload-files.ts';
@@ -294,7 +295,8 @@ try {
         `\`chorus run\` (the daemon, its own process) against the embedded pod (the bench process) over loopback: RSA login, datafeed v2 long polls ` +
           `(100 events a read), replies posted as multipart message/create. State backend: ${r.state}. The pod publishes the workload's Symphony ` +
           `messages at each rate for ${int(r.stepMs / 1000)} s (full speed: ${int(r.fullSpeedMs / 1000)} s); the listener replies to every command and mention. Latency: event into the pod's feed → reply received by the pod. ` +
-          `Full speed keeps ≤ 2,000 events waiting in the feed for the whole step. CPU: % of one core over the step; per event: CPU time over the step ÷ events published.${cpuBudget}`,
+          `Full speed keeps ≤ 2,000 events waiting in the feed for the whole step. CPU: % of one core over the step; per event: CPU time over the step ÷ events published.${cpuBudget} ` +
+          `Both processes run as chorus runs (bin/chorus.js), with V8's helper threads sized to the cores: ${toV8PoolSize(availableParallelism())} per process on this machine, where Node's default is ${NODE_DEFAULT_V8_POOL_SIZE} (src/daemon/v8-pool-size.ts).`,
         '',
         table(['step', 'offered events/s', 'published', 'replies', 'sustained events/s', 'p50 ms', 'p99 ms', 'max ms', 'daemon CPU', 'pod CPU', 'CPU µs/event: daemon + pod'], r.steps.map(stepRow)),
         '',

@@ -8,5 +8,9 @@ import { enableCompileCache } from 'node:module';
 import process from 'node:process';
 
 enableCompileCache();
+// V8's helper threads sized to the machine's cores (src/daemon/v8-pool-size.ts): on a small machine this
+// process is replaced, before it does anything, by one started with `--v8-pool-size`.
+const { sizeV8Pool } = await import('../src/daemon/v8-pool-size.ts');
+sizeV8Pool();
 const { main } = await import('../src/daemon/cli.ts');
 process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });

@@ -5,9 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { v8PoolSizeFlag } from '../src/daemon/v8-pool-size.ts';
 import { createEmbeddedPod } from '../src/pod/create-embedded-pod.ts';
 import { eventually, ROOT } from './support/chorus-child.ts';
 
@@ -120,6 +121,30 @@ describe('the chorus CLI', () => {
     // One folder per Node version, holding an entry per module compiled.
     const entries = readdirSync(cache, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
     expect(entries.length).toBeGreaterThan(10);
+  });
+
+  it('bin/chorus.js runs with V8\'s helper threads sized to the cores, or the size the user gave', async () => {
+    const config = join(tmp, 'chorus.yaml');
+    writeFileSync(config, 'bot: {}\nlog: { level: warn }\nstate: { backend: memory }\n');
+    const seen = join(tmp, 'exec-argv.json');
+    const hook = join(tmp, 'exec-argv.mjs');
+    // Written by the process that ran the command: the one bin/chorus.js replaced itself with, if it did.
+    writeFileSync(hook, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(seen)}, JSON.stringify(process.execArgv)));\n`);
+    const execArgvOf = async (nodeOptions: string): Promise<string[]> => {
+      const child = spawn(process.execPath, ['--import', hook, 'bin/chorus.js', 'dead-letters', 'list', '--config', config], {
+        cwd: ROOT,
+        env: childEnv({ NODE_OPTIONS: nodeOptions }),
+        stdio: 'ignore',
+      });
+      expect(await new Promise((resolve) => child.once('close', resolve))).toBe(0);
+      return JSON.parse(readFileSync(seen, 'utf8')) as string[];
+    };
+    const sizeFlags = (execArgv: readonly string[]): string[] => execArgv.filter((arg) => arg.startsWith('--v8-pool-size'));
+    const expected = v8PoolSizeFlag([], '', availableParallelism());
+    process.stdout.write(`v8 pool: ${availableParallelism()} cores available, expecting ${expected ?? 'Node\'s default (no flag)'}\n`);
+    expect(sizeFlags(await execArgvOf(''))).toEqual(expected === undefined ? [] : [expected]);
+    // A size in NODE_OPTIONS is the user's: no flag is added (NODE_OPTIONS is not part of execArgv).
+    expect(sizeFlags(await execArgvOf('--v8-pool-size=2'))).toEqual([]);
   });
 
   it('bin/chorus.js, run warm, never loads Node\'s TypeScript stripper', async () => {

@@ -26,8 +26,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../../src/config/config-schema.ts';
+import { sizeV8Pool } from '../../src/daemon/v8-pool-size.ts';
 import { createEmbeddedPod } from '../../src/pod/create-embedded-pod.ts';
 import { createSymphonyWorld, DEFAULT_SPEC, generateItems, SYMPHONY_BOT, toSymphonyEvent } from '../lib/workload.ts';
+
+// This process hosts the embedded pod, and runs as chorus runs it (`chorus pod`, through bin/chorus.js): with
+// V8's helper threads sized to the cores. Node's default of 4 per process puts 8 helpers on a 2-core machine
+// beside the two main threads (see src/daemon/v8-pool-size.ts). Replaces this process when the size differs.
+sizeV8Pool();
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
