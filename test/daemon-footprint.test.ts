@@ -1,7 +1,7 @@
 /**
  * What `chorus` loads: a command imports only its own modules (the idle daemon's memory depends on it; bench/
- * measures that memory, these tests only check which modules a real child process loaded), and the CLI keeps
- * Node's module compile cache.
+ * measures that memory, these tests only check which modules a real child process loaded); the CLI keeps
+ * Node's module compile cache and sizes V8's helper threads to the cores.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -85,7 +85,8 @@ function collect(): void {
 
 /**
  * Loads the lines, then runs `setup` (which imports and builds the framework), the warm-up, the timed run and
- * JSON.parse of the timed lines alone (timeParseAlone), and prints the result. `run(lines)` must handle every line (JSON.parse included) and resolve when all are done.
+ * JSON.parse of the timed lines alone (timeParseAlone), and prints the result. `run(lines)` must handle every
+ * line (JSON.parse included) and resolve when all are done.
  */
 export async function runDispatch(options: {
   readonly name: string;
