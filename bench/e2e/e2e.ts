@@ -29,6 +29,7 @@ import { configSchema } from '../../src/config/config-schema.ts';
 import { sizeV8Pool } from '../../src/daemon/v8-pool-size.ts';
 import { createEmbeddedPod } from '../../src/pod/create-embedded-pod.ts';
 import { createSymphonyWorld, DEFAULT_SPEC, generateItems, SYMPHONY_BOT, toSymphonyEvent } from '../lib/workload.ts';
+import type { Resident } from '../memory/footprint.ts';
 
 // This process hosts the embedded pod, and runs as chorus runs it (`chorus pod`, through bin/chorus.js): with
 // V8's helper threads sized to the cores. Node's default of 4 per process puts 8 helpers on a 2-core machine
@@ -191,9 +192,7 @@ function procStatus(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile
   return Number(line?.replace(/\D+/g, '') ?? 0) * 1024;
 }
 
-/** A process's resident memory: all of it (VmRSS), its private part and its file-backed (shared) part. */
-type Resident = { readonly rssBytes: number; readonly privateBytes: number; readonly sharedBytes: number };
-
+/** A process's resident memory, from /proc/<pid>/status. */
 function residentOf(pid: number): Resident {
   return {
     rssBytes: procStatus(pid, 'VmRSS'),

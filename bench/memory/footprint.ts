@@ -26,15 +26,10 @@ const RUNS = 3;
 const NOT_LOADED_IDLE: Readonly<Record<string, string>> = { redis: 'Redis backend only', 'pino-pretty': 'pretty logs only' };
 const BASE = ['rxjs', 'undici', 'zod', 'pino'];
 
-/** One set's figures: VmRSS, and its private (RssAnon) and file-backed (RssFile + RssShmem) parts. */
-export type FootprintSet = {
-  readonly label: string;
-  readonly imports: readonly string[];
-  readonly rssBytes: number;
-  readonly privateBytes: number;
-  readonly sharedBytes: number;
-};
-type Resident = Pick<FootprintSet, 'rssBytes' | 'privateBytes' | 'sharedBytes'>;
+/** A process's resident memory, bytes: all of it (VmRSS), its private part (RssAnon) and its file-backed part (RssFile + RssShmem). */
+export type Resident = { readonly rssBytes: number; readonly privateBytes: number; readonly sharedBytes: number };
+/** One set's figures. */
+export type FootprintSet = Resident & { readonly label: string; readonly imports: readonly string[] };
 export type FootprintResult = { readonly sets: readonly FootprintSet[]; readonly notLoaded: Readonly<Record<string, string>> };
 
 const CHILD = `
