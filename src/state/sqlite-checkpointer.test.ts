@@ -1,12 +1,25 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test/support/temp-dirs.ts';
 import { until } from '../datafeed/loopback.test-support.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
+import { createGroupCommit } from './sqlite-group-commit.ts';
 import { openDatabase } from './sqlite-store.ts';
 
 const tempDir = useTempDirs('chorus-checkpointer-');
+
+/** The WAL header's checkpoint sequence number (bytes 12-15, big-endian): SQLite adds one at each restart. */
+function walRestarts(path: string): number {
+  const header = Buffer.alloc(16);
+  const fd = openSync(`${path}-wal`, 'r');
+  try {
+    readSync(fd, header, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header.readUInt32BE(12);
+}
 
 describe('startCheckpointer', () => {
   it('copies committed WAL frames into the database file from a worker, and closes its connection on stop', async () => {
@@ -25,6 +38,44 @@ describe('startCheckpointer', () => {
     await checkpointer.stop();
     db.close(); // now the last connection: it removes the WAL, which it could not with the worker's still open
     expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('restarts the WAL under steady commits: holds them for its last pass once the WAL has restartAtFrames', async () => {
+    const path = join(tempDir(), 'state.db');
+    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
+    db.exec('PRAGMA wal_autocheckpoint = 0'); // only the worker checkpoints
+    const commits = createGroupCommit(db, { name: 'test', now: Date.now });
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    let holds = 0;
+    const hold = () => ((holds += 1), commits.hold());
+    const checkpointer = startCheckpointer({ path, hold, restartAtFrames: 64, intervalMs: 5 });
+    await commits.write('insert', () => insert.run(0, 'first'));
+    const restartsBefore = walRestarts(path);
+    // Steady commits, one a turn: a pass never finds the WAL without new frames (so it never restarts without
+    // the holds: 0 restarts in this loop with no `hold` given, the WAL growing to 25 MB).
+    for (let k = 1; k <= 3_000; k++) await commits.write('insert', () => insert.run(k, 'x'.repeat(2_000)));
+    await checkpointer.stop();
+    expect(holds).toBeGreaterThan(0);
+    expect(walRestarts(path)).toBeGreaterThan(restartsBefore);
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()?.['n']).toBe(3_001); // every held write committed
+    db.close();
+  });
+
+  it('resumes held commits after holdTimeoutMs when the worker does not answer in time, and at stop', async () => {
+    const path = join(tempDir(), 'state.db');
+    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
+    db.exec('PRAGMA wal_autocheckpoint = 0');
+    const commits = createGroupCommit(db, { name: 'test', now: Date.now });
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    const errors: string[] = [];
+    // A hold timeout of 0 ms ends every hold before the worker's answer can arrive.
+    const onError = (message: string) => errors.push(message);
+    const checkpointer = startCheckpointer({ path, hold: commits.hold, restartAtFrames: 1, intervalMs: 5, holdTimeoutMs: 0, onError });
+    for (let k = 0; errors.length === 0 && k < 5_000; k++) await commits.write('insert', () => insert.run(k, 'x'.repeat(2_000)));
+    expect(errors[0]).toMatch(/took over 0 ms: commits resumed/);
+    await checkpointer.stop();
+    await expect(commits.write('insert', () => insert.run(-1, 'after'))).resolves.toBeDefined();
+    db.close();
   });
 
   it('reports a checkpoint that fails', async () => {

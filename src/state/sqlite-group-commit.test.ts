@@ -98,6 +98,30 @@ describe('createGroupCommit', () => {
     expect(rows()).toEqual([['a', 1], ['b', 2]]);
   });
 
+  it('holds commits back until every hold is released: the writes of the meantime then commit together', async () => {
+    const { commits, insert, rows } = open();
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const releaseFirst = commits.hold();
+    const releaseSecond = commits.hold();
+    const a = commits.write('insert', (at) => insert('a', at)());
+    await turn();
+    const b = commits.write('insert', (at) => insert('b', at)());
+    const drained = commits.drained();
+    let settled = false;
+    void Promise.all([a, b, drained]).then(() => (settled = true));
+    await turn();
+    await turn();
+    expect([settled, rows()]).toEqual([false, []]);
+    releaseFirst();
+    releaseFirst(); // a second call does nothing: the other hold still counts
+    await turn();
+    await turn();
+    expect([settled, rows()]).toEqual([false, []]);
+    releaseSecond();
+    await Promise.all([a, b, drained]);
+    expect(rows()).toEqual([['a', 1], ['b', 1]]); // one transaction (one clock reading)
+  });
+
   it('drains: resolves once the writes called so far are settled', async () => {
     const { commits, insert, rows } = open();
     void commits.write('insert', insert('a', 1));

@@ -28,6 +28,13 @@ export type GroupCommit = {
   read<R>(body: (at: number) => R): Promise<R>;
   /** Resolves once the writes called so far are settled. */
   drained(): Promise<void>;
+  /**
+   * Holds commits back until the returned function is called (once; later calls do nothing): writes called
+   * meanwhile wait, without blocking the event loop, and commit together after it. Called between commits
+   * (never inside one: they are synchronous), so no transaction is open while held. For the checkpointer's WAL
+   * restart (sqlite-checkpointer.ts). Holds nest: commits resume once every hold is released.
+   */
+  readonly hold: () => () => void;
 };
 
 /** Options of {@link createGroupCommit}. */
@@ -71,6 +78,8 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions)
   let flushed: Promise<void> | undefined;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
   let lastFlushSize = 0;
+  let holds = 0;
+  let held: (() => void) | undefined; // the flush that waits for the holds' release
 
   // One synchronous transaction; driver errors become CHORUS_ERR_STATE_UNAVAILABLE.
   const transaction = <R>(operation: string, body: (at: number) => R): R => {
@@ -136,6 +145,10 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions)
     });
     flushed ??= new Promise<void>((resolve) => {
       const run = (): void => {
+        if (holds > 0) {
+          held = run;
+          return;
+        }
         flush();
         resolve();
       };
@@ -157,5 +170,18 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions)
       }
     },
     drained: async () => flushed,
+    hold: () => {
+      holds += 1;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds -= 1;
+        if (holds > 0 || held === undefined) return;
+        const run = held;
+        held = undefined;
+        setImmediate(run);
+      };
+    },
   };
 }
