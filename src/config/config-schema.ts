@@ -4,6 +4,7 @@
  * configuration where one exists (reference §4.5); durations are milliseconds and say so in their names.
  */
 import { z } from 'zod';
+import { checkUsersAndStreams, podAgentSchema, podStreamSchema, podUserSchema } from '../pod/pod-schemas.ts';
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const digits = z.string().regex(/^\d+$/, 'must be a string of digits (the int64 user id)');
@@ -13,22 +14,6 @@ const retrySchema = z.strictObject({
   initialIntervalMs: z.number().int().positive().default(500),
   multiplier: z.number().min(1).default(2),
   maxIntervalMs: z.number().int().positive().default(300_000),
-});
-
-/** A user of the embedded pod. */
-const podUserSchema = z.strictObject({
-  userId: digits,
-  username: z.string().min(1),
-  displayName: z.string().min(1),
-  email: z.string().optional(),
-});
-
-/** A stream of the embedded pod; `members` are user ids. */
-const podStreamSchema = z.strictObject({
-  streamId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be URL-safe base64 (letters, digits, - and _)'),
-  streamType: z.enum(['IM', 'MIM', 'ROOM']),
-  roomName: z.string().optional(),
-  members: z.array(digits).min(1),
 });
 
 /** The validated configuration. */
@@ -121,30 +106,21 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65_535).default(7443),
       /** Where the private keys of the pod's users are written (`<keysDir>/<username>.pem`). */
       keysDir: z.string().default('var/pod/keys'),
-      users: z.array(podUserSchema).min(1),
+      /** The pod's users, as the embedded pod's `users` option takes them, but for `publicKeyPem` (keys are generated). */
+      users: z.array(podUserSchema.omit({ publicKeyPem: true })).min(1),
       streams: z.array(podStreamSchema).default([]),
       /**
        * The pod's Agent (`GET /agent/v1/info` version, default `Agent-25.12.0-chorus-embedded`) and whether the pod
        * offers Simplified Key Delivery (default false): see the embedded pod's `agent` option.
        */
-      agent: z.strictObject({ version: z.string().min(1).optional(), simplifiedKeyDelivery: z.boolean().optional() }).optional(),
+      agent: podAgentSchema.optional(),
       /** Messages posted when the daemon starts, to show a conversation: `{ as, stream, message }`. */
       demo: z.array(z.strictObject({ as: z.string(), stream: z.string(), message: z.string() })).default([]),
     })
     .superRefine((pod, ctx) => {
-      const userIds = new Set(pod.users.map((user) => user.userId));
+      checkUsersAndStreams(pod, ctx);
       const usernames = new Set(pod.users.map((user) => user.username));
       const streamIds = new Set(pod.streams.map((stream) => stream.streamId));
-      pod.streams.forEach((stream, index) => {
-        stream.members.forEach((member, at) => {
-          if (!userIds.has(member)) {
-            ctx.addIssue({ code: 'custom', path: ['streams', index, 'members', at], message: `unknown user id ${member}` });
-          }
-        });
-        if (stream.streamType === 'IM' && stream.members.length !== 2) {
-          ctx.addIssue({ code: 'custom', path: ['streams', index, 'members'], message: 'an IM has exactly 2 members' });
-        }
-      });
       pod.demo.forEach((step, index) => {
         if (!usernames.has(step.as)) ctx.addIssue({ code: 'custom', path: ['demo', index, 'as'], message: `unknown username ${step.as}` });
         if (!streamIds.has(step.stream)) {

@@ -94,4 +94,14 @@ describe('embeddedPod cross-checks', () => {
     const demo = write(`${base}  demo: [{ as: a, stream: nope, message: hi }]\n`);
     expect(() => loadConfig(demo)).toThrow(`${demo}: embeddedPod.demo.0.stream: unknown stream nope`);
   });
+
+  it("applies the embedded pod's own rules at start-up, not when the pod starts", () => {
+    const users = '  users: [{ userId: "1", username: a, displayName: A }, { userId: "1", username: b, displayName: B }]\n';
+    const duplicate = write(`bot: {}\nembeddedPod:\n${users}`);
+    expect(() => loadConfig(duplicate)).toThrow(`${duplicate}: embeddedPod.users.1.userId: duplicate`);
+    const username = write('bot: {}\nembeddedPod:\n  users: [{ userId: "1", username: "-a", displayName: A }]\n');
+    expect(() => loadConfig(username)).toThrow(`${username}: embeddedPod.users.0.username: must be letters, digits`);
+    const agent = write('bot: {}\nembeddedPod:\n  users: [{ userId: "1", username: a, displayName: A }]\n  agent: {}\n');
+    expect(loadConfig(agent).embeddedPod?.agent).toEqual({ version: 'Agent-25.12.0-chorus-embedded', simplifiedKeyDelivery: false });
+  });
 });

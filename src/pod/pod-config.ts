@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ChorusError } from '../errors.ts';
 import { faultOptionsSchema, type FaultOptions } from './faults.ts';
+import { checkUsersAndStreams, podAgentSchema, podStreamSchema, podUserSchema } from './pod-schemas.ts';
 import type { WireV4Message } from './stream-messages.ts';
 
 /** A user of the pod: a bot (service account) or a person. */
@@ -90,34 +91,7 @@ export type EmbeddedPodOptions = {
   readonly onMessage?: (message: WireV4Message) => void;
 };
 
-const USER_ID = /^\d+$/;
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/;
-const STREAM_ID = /^[A-Za-z0-9_-]+$/;
-
-const userSchema = z.strictObject({
-  userId: z
-    .string()
-    .regex(USER_ID, 'must be a string of digits')
-    .refine((id) => Number.isSafeInteger(Number(id)), 'must fit a safe integer'),
-  username: z.string().max(128).regex(USERNAME, 'must be letters, digits and ._@+- (not starting with one)'),
-  displayName: z.string().min(1),
-  email: z.string().min(3).optional(),
-  publicKeyPem: z.string().min(1).optional(),
-});
-
-const streamSchema = z.strictObject({
-  streamId: z.string().max(200).regex(STREAM_ID, 'must be URL-safe: letters, digits, _ and -'),
-  streamType: z.enum(['IM', 'MIM', 'ROOM']),
-  roomName: z.string().min(1).optional(),
-  members: z.array(z.string()).min(1),
-});
-
 const positiveMs = z.int().positive().max(2_147_483_647);
-
-const agentSchema = z.strictObject({
-  version: z.string().min(1).default('Agent-25.12.0-chorus-embedded'),
-  simplifiedKeyDelivery: z.boolean().default(false),
-});
 
 const datafeedSchema = z.strictObject({
   visibilityTimeoutMs: positiveMs.default(30_000),
@@ -132,47 +106,16 @@ export const podConfigSchema = z
   .strictObject({
     port: z.int().min(0).max(65_535).default(0),
     host: z.literal('127.0.0.1').default('127.0.0.1'),
-    users: z.array(userSchema).min(1),
-    streams: z.array(streamSchema).default([]),
+    users: z.array(podUserSchema).min(1),
+    streams: z.array(podStreamSchema).default([]),
     keysDir: z.string().min(1).optional(),
     datafeed: datafeedSchema.prefault({}),
     faults: faultOptionsSchema.prefault({}),
     seed: z.int().default(1),
-    agent: agentSchema.prefault({}),
+    agent: podAgentSchema.prefault({}),
     messageHistory: z.int().nonnegative().default(10_000),
   })
-  .superRefine((config, ctx) => {
-    const userIds = new Set<string>();
-    const usernames = new Set<string>();
-    config.users.forEach((user, i) => {
-      if (userIds.has(user.userId)) {
-        ctx.addIssue({ code: 'custom', path: ['users', i, 'userId'], message: 'duplicate' });
-      }
-      if (usernames.has(user.username)) {
-        ctx.addIssue({ code: 'custom', path: ['users', i, 'username'], message: 'duplicate' });
-      }
-      userIds.add(user.userId);
-      usernames.add(user.username);
-    });
-    const streamIds = new Set<string>();
-    config.streams.forEach((stream, i) => {
-      if (streamIds.has(stream.streamId)) {
-        ctx.addIssue({ code: 'custom', path: ['streams', i, 'streamId'], message: 'duplicate' });
-      }
-      streamIds.add(stream.streamId);
-      stream.members.forEach((member, j) => {
-        if (!userIds.has(member)) {
-          ctx.addIssue({ code: 'custom', path: ['streams', i, 'members', j], message: `unknown user id ${member}` });
-        }
-      });
-      if (new Set(stream.members).size !== stream.members.length) {
-        ctx.addIssue({ code: 'custom', path: ['streams', i, 'members'], message: 'duplicate member' });
-      }
-      if (stream.streamType === 'IM' && stream.members.length !== 2) {
-        ctx.addIssue({ code: 'custom', path: ['streams', i, 'members'], message: 'an IM has exactly 2 members' });
-      }
-    });
-  });
+  .superRefine(checkUsersAndStreams);
 
 /** The data part of the options, validated, defaults applied. */
 export type PodConfig = z.output<typeof podConfigSchema>;
