@@ -228,7 +228,9 @@ try {
         store.bytesPerConversation === undefined ? `n/a (${store.reason ?? 'not measured'})` : `${int(store.bytesPerConversation)} B per ${store.store.startsWith('dedupe') ? 'event' : 'conversation'}`,
         store.bytesPerConversation === undefined
           ? ''
-          : `${store.how}; heap ${int(store.heapBytesPerConversation ?? Number.NaN)} B, RSS ${int(store.rssBytesPerConversation ?? Number.NaN)} B per ${store.store.startsWith('dedupe') ? 'event' : 'conversation'}`,
+          : store.heapBytesPerConversation === undefined
+            ? store.how
+            : `${store.how}; heap ${int(store.heapBytesPerConversation)} B, RSS ${int(store.rssBytesPerConversation ?? Number.NaN)} B per ${store.store.startsWith('dedupe') ? 'event' : 'conversation'}`,
       ]);
     }
     for (const store of state.result.stores.filter((s) => !s.store.startsWith('dedupe'))) {

@@ -2,8 +2,9 @@
  * Bytes per conversation of state: 100,000 conversations, each with the small state a listener keeps
  * (`{ count, lastCommand, updatedAt }` written through `store.update` under the key chorus uses,
  * `state:<listener>:<conversationId>`), in the memory store (heap bytes retained, after a full GC) and the
- * SQLite store (bytes of the database file after a checkpoint, and the heap/RSS the process gained). Also the
- * in-memory dedupe window, the other per-event memory the pipeline keeps: bytes per remembered event.
+ * SQLite store (bytes of the database file after a checkpoint, and the heap/RSS the process gained). Also what
+ * the pipeline keeps per event for its dedupe window: the in-memory window's heap, and the SQLite inbox's
+ * "done" marks on disk (what `chorus run` keeps, for `state.dedupeWindowMs`, of every handled event).
  *
  * Run with --expose-gc; prints `BENCH_RESULT {...}`. Argument: a scratch folder for the SQLite file.
  */
@@ -135,6 +136,45 @@ const sample: State = { count: 1, lastCommand: '/buy', updatedAt: 1_767_225_600_
     rssBytesPerConversation: rss / CONVERSATIONS,
     how: 'heap retained per remembered message id (default window: 24 h, at most 1,000,000 ids)',
   });
+}
+
+{
+  // Events through the SQLite inbox as `chorus run` handles them (appended by reads of 100, leased, completed);
+  // what stays is each one's done mark. Bytes of the pages in use, so the pages the handled entries freed
+  // (kept on SQLite's free list) do not count; the wire text is tiny for the same reason.
+  const dir = mkdtempSync(join(process.argv[2] ?? tmpdir(), 'chorus-bench-inbox-'));
+  try {
+    const { createSqliteInbox } = await import('../../src/state/sqlite-inbox.ts');
+    const path = join(dir, 'state.db');
+    const inbox = createSqliteInbox({ path });
+    for (let read = 0; read < CONVERSATIONS / 100; read++) {
+      const items = Array.from({ length: 100 }, (_, i) => {
+        const id = conversationId(read * 100 + i);
+        return { conversationId: id, dedupeKey: `message:${id}`, wire: '{}' };
+      });
+      await inbox.append(items);
+      await Promise.all(
+        items.map(async ({ conversationId: id }) => {
+          const [, entry] = await Promise.all([inbox.lease(id, 'bench', 30_000), inbox.next(id)]);
+          if (entry !== undefined) await inbox.complete(entry, 'bench', []);
+        }),
+      );
+    }
+    await inbox.close();
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(path, { readOnly: true });
+    const pragma = (name: string): number => Number(Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0]);
+    const usedBytes = (pragma('page_count') - pragma('freelist_count')) * pragma('page_size');
+    const marks = Number(Object.values(db.prepare('SELECT count(*) FROM done').get() ?? {})[0]);
+    db.close();
+    stores.push({
+      store: 'dedupe marks (SQLite inbox, per event)',
+      bytesPerConversation: usedBytes / marks,
+      how: `database pages in use per handled event's done mark (${marks.toLocaleString('en-US')} events; kept for state.dedupeWindowMs, default 24 h)`,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const result: StateResult = { conversations: CONVERSATIONS, valueBytes: JSON.stringify(sample).length, stores };
