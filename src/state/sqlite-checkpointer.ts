@@ -108,7 +108,7 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
   let stopping = false;
   let release: (() => void) | undefined;
   let holdTimer: NodeJS.Timeout | undefined;
-  // A hold keeps the event loop alive (the worker's answer, else the timer): held writes must not be left behind.
+  // The hold's timer is not unref'd (the worker is): the process lives until held writes can commit.
   const endHold = (): void => {
     clearTimeout(holdTimer);
     release?.();
