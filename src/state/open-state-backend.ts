@@ -28,7 +28,7 @@ export async function openStateBackend(config: Config['state'], log: Logger): Pr
   if (config.backend === 'sqlite') {
     const [{ createSqliteStore }, { createSqliteInbox }] = await Promise.all([import('./sqlite-store.ts'), import('./sqlite-inbox.ts')]);
     store = createSqliteStore({ path: config.path, ...ttl });
-    inbox = createSqliteInbox({ path: config.path, ...inboxOptions });
+    inbox = createSqliteInbox({ path: config.path, ...inboxOptions, log });
   } else if (config.backend === 'redis') {
     const [{ createRedisStore }, { createRedisInbox }] = await Promise.all([import('./redis-store.ts'), import('./redis-inbox.ts')]);
     const redis = { url: config.url, keyPrefix: config.keyPrefix, log };

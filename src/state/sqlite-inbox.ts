@@ -15,6 +15,7 @@
  * attempt on the conversation's oldest entry, in the same write body.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Logger } from 'pino';
 import { ChorusError } from '../errors.ts';
 import { toTtlMs } from './conversation-store.ts';
 import {
@@ -131,6 +132,19 @@ const toDeadLetter = (row: DeadRow): DeadLetterRecord => ({
   failedAt: row.failed_at,
 });
 
+/** Options of {@link createSqliteInbox}. */
+export type SqliteInboxOptions = InboxOptions & {
+  /** The database file, the SQLite store's. */
+  readonly path: string;
+  /** How long a write waits for another connection's lock, ms. Default: 5_000. */
+  readonly busyTimeoutMs?: number;
+  /**
+   * Where the WAL checkpointer's failures are logged (warn): a checkpoint that failed, or a WAL restart that
+   * held the commits past its timeout. Default: not logged (the commits' own checkpoint still bounds the WAL).
+   */
+  readonly log?: Logger;
+};
+
 /**
  * Opens the inbox in the SQLite database at `path` (the file of the SQLite store; tables are created when
  * absent).
@@ -140,7 +154,7 @@ const toDeadLetter = (row: DeadRow): DeadLetterRecord => ({
  * const store = createSqliteStore({ path: 'var/state.db' });
  * const inbox = createSqliteInbox({ path: 'var/state.db' });
  */
-export function createSqliteInbox(options: InboxOptions & { readonly path: string; readonly busyTimeoutMs?: number }): Inbox {
+export function createSqliteInbox(options: SqliteInboxOptions): Inbox {
   const now = options.now ?? Date.now;
   const windowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
   const ttlMs = toTtlMs(options.stateTtlMs);
@@ -169,7 +183,8 @@ export function createSqliteInbox(options: InboxOptions & { readonly path: strin
     lifecycle.assertOpen();
     writes += 1;
     if (writes === CHECKPOINTER_AFTER_WRITES && inFile) {
-      checkpointer = startCheckpointer({ path: options.path, hold: commits.hold, restartAtFrames: WAL_CHECKPOINT_PAGES });
+      const onError = (message: string): void => options.log?.warn({ inbox: name, message }, 'WAL checkpointer failed');
+      checkpointer = startCheckpointer({ path: options.path, hold: commits.hold, restartAtFrames: WAL_CHECKPOINT_PAGES, onError });
       db.exec(`PRAGMA wal_autocheckpoint = ${2 * WAL_CHECKPOINT_PAGES}`);
     }
     return commits.write(operation, body);
