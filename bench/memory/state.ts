@@ -3,17 +3,23 @@
  * (`{ count, lastCommand, updatedAt }` written through `store.update` under the key chorus uses,
  * `state:<listener>:<conversationId>`), in the memory store (heap bytes retained, after a full GC) and the
  * SQLite store (bytes of the database file after a checkpoint, and the heap/RSS the process gained). Also what
- * the pipeline keeps per event for its dedupe window: the in-memory window's heap, and the SQLite inbox's
- * "done" marks on disk (what `chorus run` keeps, for `state.dedupeWindowMs`, of every handled event).
+ * the pipeline keeps per event for its dedupe window: the in-memory window's heap, and the inbox's "done"
+ * marks (what `chorus run` keeps, for `state.dedupeWindowMs`, of every handled event) on SQLite's disk and in
+ * Redis's memory (when a Redis answers at CHORUS_BENCH_REDIS_URL, default redis://127.0.0.1:6379).
  *
  * Run with --expose-gc; prints `BENCH_RESULT {...}`. Argument: a scratch folder for the SQLite file.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { createClient } from 'redis';
+import type { Inbox } from '../../src/state/inbox.ts';
 import { conversationStateKey } from '../../src/testing/index.ts';
 
 const CONVERSATIONS = Number(process.env['CHORUS_BENCH_CONVERSATIONS'] ?? 100_000);
+/** Events through the Redis inbox (a round trip or more each, so fewer than through SQLite). */
+const REDIS_EVENTS = 20_000;
 
 /** One store's figures. */
 export type StoreFigures = {
@@ -138,34 +144,40 @@ const sample: State = { count: 1, lastCommand: '/buy', updatedAt: 1_767_225_600_
   });
 }
 
+/**
+ * Runs `events` events through `inbox` as `chorus run` handles them: appended by reads of 100, each one's
+ * conversation leased and the event completed. What stays is each one's done mark. Conversations are the
+ * events' own (one lease each); the wire text is tiny, as only the marks are measured.
+ */
+async function handleThrough(inbox: Inbox, events: number): Promise<void> {
+  for (let read = 0; read < events / 100; read++) {
+    const items = Array.from({ length: 100 }, (_, i) => {
+      const id = conversationId(read * 100 + i);
+      return { conversationId: id, dedupeKey: `message:${id}`, wire: '{}' };
+    });
+    await inbox.append(items);
+    await Promise.all(
+      items.map(async ({ conversationId: id }) => {
+        const [, entry] = await Promise.all([inbox.lease(id, 'bench', 30_000), inbox.next(id)]);
+        if (entry !== undefined) await inbox.complete(entry, 'bench', []);
+      }),
+    );
+  }
+}
+
 {
-  // Events through the SQLite inbox as `chorus run` handles them (appended by reads of 100, leased, completed);
-  // what stays is each one's done mark. Bytes of the pages in use, so the pages the handled entries freed
-  // (kept on SQLite's free list) do not count; the wire text is tiny for the same reason.
+  // Bytes of the database pages in use, so the pages the handled entries freed (on SQLite's free list) do not count.
   const dir = mkdtempSync(join(process.argv[2] ?? tmpdir(), 'chorus-bench-inbox-'));
   try {
     const { createSqliteInbox } = await import('../../src/state/sqlite-inbox.ts');
     const path = join(dir, 'state.db');
     const inbox = createSqliteInbox({ path });
-    for (let read = 0; read < CONVERSATIONS / 100; read++) {
-      const items = Array.from({ length: 100 }, (_, i) => {
-        const id = conversationId(read * 100 + i);
-        return { conversationId: id, dedupeKey: `message:${id}`, wire: '{}' };
-      });
-      await inbox.append(items);
-      await Promise.all(
-        items.map(async ({ conversationId: id }) => {
-          const [, entry] = await Promise.all([inbox.lease(id, 'bench', 30_000), inbox.next(id)]);
-          if (entry !== undefined) await inbox.complete(entry, 'bench', []);
-        }),
-      );
-    }
+    await handleThrough(inbox, CONVERSATIONS);
     await inbox.close();
-    const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path, { readOnly: true });
-    const pragma = (name: string): number => Number(Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0]);
-    const usedBytes = (pragma('page_count') - pragma('freelist_count')) * pragma('page_size');
-    const marks = Number(Object.values(db.prepare('SELECT count(*) FROM done').get() ?? {})[0]);
+    const first = (sql: string): number => Number(Object.values(db.prepare(sql).get() ?? {})[0]);
+    const usedBytes = (first('PRAGMA page_count') - first('PRAGMA freelist_count')) * first('PRAGMA page_size');
+    const marks = first('SELECT count(*) FROM done');
     db.close();
     stores.push({
       store: 'dedupe marks (SQLite inbox, per event)',
@@ -174,6 +186,47 @@ const sample: State = { count: 1, lastCommand: '/buy', updatedAt: 1_767_225_600_
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+{
+  // The Redis inbox's marks are keys with a TTL: Redis's used_memory grown, per mark. A Redis of its own
+  // (CHORUS_BENCH_REDIS_URL, default the local one); the bench's keys are removed after.
+  const store = 'dedupe marks (Redis inbox, per event)';
+  const url = process.env['CHORUS_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `chorus-bench-${process.pid}:`;
+  const client = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+  client.on('error', () => undefined); // a refused connection is reported by connect()
+  const connected = await client.connect().then(
+    () => true,
+    () => false,
+  );
+  if (!connected) stores.push({ store, how: 'Redis used_memory grown per done mark', reason: `no Redis at ${url}` });
+  else {
+    const keys = async (pattern: string): Promise<string[]> => {
+      const found: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${keyPrefix}${pattern}`, COUNT: 1_000 })) found.push(...batch);
+      return found;
+    };
+    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await client.info('memory'))?.[1]);
+    try {
+      const before = await usedMemory();
+      const { createRedisInbox } = await import('../../src/state/redis-inbox.ts');
+      const inbox = await createRedisInbox({ url, keyPrefix });
+      await handleThrough(inbox, REDIS_EVENTS);
+      await inbox.close();
+      const grown = (await usedMemory()) - before;
+      const marks = (await keys('inbox:done:*')).length;
+      stores.push({
+        store,
+        bytesPerConversation: grown / marks,
+        how: `Redis used_memory grown per handled event's done mark (${marks.toLocaleString('en-US')} events, ${url}; a key each, with a TTL of state.dedupeWindowMs)`,
+      });
+    } finally {
+      const left = await keys('*');
+      for (let i = 0; i < left.length; i += 1_000) await client.unlink(left.slice(i, i + 1_000));
+      client.destroy();
+    }
   }
 }
 
