@@ -190,8 +190,8 @@ async function handleThrough(inbox: Inbox, events: number): Promise<void> {
 }
 
 {
-  // The Redis inbox's marks are keys with a TTL: Redis's used_memory grown, per mark. A Redis of its own
-  // (CHORUS_BENCH_REDIS_URL, default the local one); the bench's keys are removed after.
+  // The Redis inbox's marks are keys with a TTL: Redis's used_memory grown, per mark, so nothing else should
+  // write to that Redis meanwhile (CHORUS_BENCH_REDIS_URL, default the local one). The bench's keys go after.
   const store = 'dedupe marks (Redis inbox, per event)';
   const url = process.env['CHORUS_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   const keyPrefix = `chorus-bench-${process.pid}:`;
