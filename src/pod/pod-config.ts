@@ -1,6 +1,7 @@
 /**
- * The embedded pod's options: their types, zod schema, defaults and cross-checks (unique ids, stream members
- * that exist).
+ * The embedded pod's options: their types, zod schema and defaults. The users', streams' and Agent's schemas
+ * and their cross-checks (unique ids, stream members that exist) are in pod-schemas.ts, which the
+ * configuration's `embeddedPod` shares.
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
