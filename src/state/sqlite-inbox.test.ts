@@ -1,11 +1,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { describeInbox } from '../../test/state/describe-inbox.ts';
 import { useTempDirs } from '../../test/support/temp-dirs.ts';
-import { until } from '../datafeed/loopback.test-support.ts';
-import { createLogger } from '../logger.ts';
+import { captureLog, until } from '../datafeed/loopback.test-support.ts';
 import { createSqliteInbox } from './sqlite-inbox.ts';
 import { createSqliteStore } from './sqlite-store.ts';
 
@@ -31,26 +29,17 @@ describeInbox(
 describe('createSqliteInbox', () => {
   it("logs the WAL checkpointer's failures at warn", async () => {
     const dir = tempDir();
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        lines.push(chunk.toString('utf8'));
-        callback();
-      },
-    });
-    const inbox = createSqliteInbox({ path: join(dir, 'state.db'), log: createLogger({ destination }) });
+    const { log, lines } = captureLog('warn');
+    const inbox = createSqliteInbox({ path: join(dir, 'state.db'), log });
     // The checkpointer starts at the 2,000th write, with a connection of its own: it cannot open a database
     // whose folder is gone (this connection's open files go on working).
     await Promise.all(Array.from({ length: 1_999 }, (_, i) => inbox.release(`c${i}`, 'me')));
     rmSync(dir, { recursive: true });
     await inbox.release('c', 'me');
-    const failed = () =>
-      lines
-        .map((line) => JSON.parse(line) as { level: number; msg: string; message: string })
-        .find((entry) => entry.msg === 'WAL checkpointer failed');
+    const failed = () => lines().find((entry) => entry['msg'] === 'WAL checkpointer failed');
     await until(() => failed() !== undefined);
-    expect(failed()?.level).toBe(40);
-    expect(failed()?.message).toMatch(/unable to open database/);
+    expect(failed()?.['level']).toBe(40);
+    expect(String(failed()?.['message'])).toMatch(/unable to open database/);
     await inbox.close();
   });
 });
