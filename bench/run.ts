@@ -223,14 +223,13 @@ try {
   const memoryRows: string[][] = [];
   if (state.ok) {
     for (const store of state.result.stores) {
+      const perEvent = store.store.startsWith('dedupe');
+      const unit = perEvent ? 'event' : 'conversation';
+      const { bytesPerConversation: bytes, heapBytesPerConversation: heap, rssBytesPerConversation: rss } = store;
       memoryRows.push([
-        store.store.startsWith('dedupe') ? store.store : `state, ${store.store} store`,
-        store.bytesPerConversation === undefined ? `n/a (${store.reason ?? 'not measured'})` : `${int(store.bytesPerConversation)} B per ${store.store.startsWith('dedupe') ? 'event' : 'conversation'}`,
-        store.bytesPerConversation === undefined
-          ? ''
-          : store.heapBytesPerConversation === undefined
-            ? store.how
-            : `${store.how}; heap ${int(store.heapBytesPerConversation)} B, RSS ${int(store.rssBytesPerConversation ?? Number.NaN)} B per ${store.store.startsWith('dedupe') ? 'event' : 'conversation'}`,
+        perEvent ? store.store : `state, ${store.store} store`,
+        bytes === undefined ? `n/a (${store.reason ?? 'not measured'})` : `${int(bytes)} B per ${unit}`,
+        bytes === undefined ? '' : heap === undefined ? store.how : `${store.how}; heap ${int(heap)} B, RSS ${int(rss ?? Number.NaN)} B per ${unit}`,
       ]);
     }
     for (const store of state.result.stores.filter((s) => !s.store.startsWith('dedupe'))) {
