@@ -90,13 +90,14 @@ parentPort.on('message', (message) => {
  * await checkpointer.stop();
  */
 export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
+  const { hold } = options;
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
       path: options.path,
       intervalMs: options.intervalMs ?? 100,
       busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
-      restartAtFrames: options.hold === undefined ? Number.POSITIVE_INFINITY : (options.restartAtFrames ?? 8_192),
+      restartAtFrames: hold === undefined ? Number.POSITIVE_INFINITY : (options.restartAtFrames ?? 8_192),
     },
     // node:sqlite's ExperimentalWarning was printed once by the main thread already.
     execArgv: ['--no-warnings'],
@@ -114,20 +115,17 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
     release?.();
     release = undefined;
   };
-  const startHold = (hold: () => () => void): void => {
-    release = hold();
-    holdTimer = setTimeout(() => {
-      endHold();
-      options.onError?.(`checkpoint for the WAL restart took over ${holdTimeoutMs} ms: commits resumed`);
-    }, holdTimeoutMs);
-    worker.postMessage('held');
-  };
   worker.on('message', (message: { error?: string; hold?: true; release?: true }) => {
     if (message.error !== undefined) options.onError?.(message.error);
-    // Answered in any case: the worker asks for no other hold before the answer.
     if (message.hold === true) {
-      if (options.hold !== undefined && !stopping) startHold(options.hold);
-      else worker.postMessage('held');
+      if (hold !== undefined && !stopping) {
+        release = hold();
+        holdTimer = setTimeout(() => {
+          endHold();
+          options.onError?.(`checkpoint for the WAL restart took over ${holdTimeoutMs} ms: commits resumed`);
+        }, holdTimeoutMs);
+      }
+      worker.postMessage('held'); // answered in any case: the worker asks for no other hold before the answer
     }
     if (message.release === true) endHold();
   });
