@@ -1,8 +1,9 @@
 import { existsSync, openSync, closeSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../../test/support/temp-dirs.ts';
-import { until } from '../datafeed/loopback.test-support.ts';
+import { tick, until } from '../datafeed/loopback.test-support.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { createGroupCommit } from './sqlite-group-commit.ts';
 import { openDatabase } from './sqlite-store.ts';
@@ -58,6 +59,44 @@ describe('startCheckpointer', () => {
     expect(holds).toBeGreaterThan(0);
     expect(walRestarts(path)).toBeGreaterThan(restartsBefore);
     expect(db.prepare('SELECT count(*) AS n FROM t').get()?.['n']).toBe(3_001); // every held write committed
+    db.close();
+  });
+
+  it('backs off its holds while a reader keeps a pass from copying every frame, and restarts the WAL once it ends', async () => {
+    const path = join(tempDir(), 'state.db');
+    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
+    db.exec('PRAGMA wal_autocheckpoint = 0');
+    const commits = createGroupCommit(db, { name: 'test', now: Date.now });
+    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    let k = 0;
+    // About one commit a millisecond (a page or two of WAL each), so the WAL grows a few MiB a second.
+    const commitFor = async (ms: number): Promise<void> => {
+      for (const end = Date.now() + ms; Date.now() < end; k++) {
+        await commits.write('insert', () => insert.run(k, 'x'.repeat(200)));
+        await tick(1);
+      }
+    };
+    await commitFor(50);
+    // Another connection's read transaction, open on the snapshot of now: no pass can copy the frames after it.
+    const reader = new DatabaseSync(path);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) AS n FROM t').get();
+    let holds = 0;
+    const hold = () => ((holds += 1), commits.hold());
+    const checkpointer = startCheckpointer({ path, hold, restartAtFrames: 64, intervalMs: 5, maxBackoffPasses: 40 });
+    const restartsBefore = walRestarts(path);
+    await commitFor(1_000); // about 200 passes: a hold at each one that found 64 frames, without the back-off
+    const holdsWhileRead = holds;
+    expect(walRestarts(path)).toBe(restartsBefore);
+    expect(holdsWhileRead).toBeGreaterThan(0);
+    expect(holdsWhileRead).toBeLessThanOrEqual(12); // waits of 1, 2, 4 … 40 passes: 8 or 9 holds in 200 passes
+
+    reader.exec('COMMIT');
+    reader.close();
+    await commitFor(400); // the back-off is at most 40 passes (200 ms): the next hold restarts the WAL
+    await checkpointer.stop();
+    expect(walRestarts(path)).toBeGreaterThan(restartsBefore);
+    expect(holds).toBeGreaterThan(holdsWhileRead);
     db.close();
   });
 
