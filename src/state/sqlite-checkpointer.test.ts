@@ -1,4 +1,4 @@
-import { existsSync, openSync, closeSync, readSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
@@ -7,20 +7,9 @@ import { tick, until } from '../datafeed/loopback.test-support.ts';
 import { startCheckpointer } from './sqlite-checkpointer.ts';
 import { createGroupCommit } from './sqlite-group-commit.ts';
 import { openDatabase } from './sqlite-store.ts';
+import { walRestarts } from './wal.test-support.ts';
 
 const tempDir = useTempDirs('chorus-checkpointer-');
-
-/** The WAL header's checkpoint sequence number (bytes 12-15, big-endian): SQLite adds one at each restart. */
-function walRestarts(path: string): number {
-  const header = Buffer.alloc(16);
-  const fd = openSync(`${path}-wal`, 'r');
-  try {
-    readSync(fd, header, 0, 16, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return header.readUInt32BE(12);
-}
 
 describe('startCheckpointer', () => {
   it('copies committed WAL frames into the database file from a worker, and closes its connection on stop', async () => {
