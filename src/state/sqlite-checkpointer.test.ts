@@ -82,10 +82,11 @@ describe('startCheckpointer', () => {
 
     reader.exec('COMMIT');
     reader.close();
-    await commitFor(400); // the back-off is at most 40 passes (200 ms): the next hold restarts the WAL
+    // The back-off is at most 40 passes (200 ms): the WAL restarts soon (at the next hold, or after a pass that
+    // caught up in a pause of the commits; 5 s allowed for a busy machine).
+    for (const end = Date.now() + 5_000; walRestarts(path) === restartsBefore && Date.now() < end; ) await commitFor(20);
     await checkpointer.stop();
     expect(walRestarts(path)).toBeGreaterThan(restartsBefore);
-    expect(holds).toBeGreaterThan(holdsWhileRead);
     db.close();
   });
 
