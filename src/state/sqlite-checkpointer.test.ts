@@ -11,12 +11,19 @@ import { walRestarts } from './wal.test-support.ts';
 
 const tempDir = useTempDirs('chorus-checkpointer-');
 
+/** A new database with a table `t` whose WAL only the checkpointer under test checkpoints, and its group commit. */
+function openTable() {
+  const path = join(tempDir(), 'state.db');
+  const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  const commits = createGroupCommit(db, { name: 'test', now: Date.now });
+  const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+  return { path, db, commits, insert };
+}
+
 describe('startCheckpointer', () => {
   it('copies committed WAL frames into the database file from a worker, and closes its connection on stop', async () => {
-    const path = join(tempDir(), 'state.db');
-    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
-    db.exec('PRAGMA wal_autocheckpoint = 0'); // only the worker checkpoints
-    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    const { path, db, insert } = openTable();
     db.exec('BEGIN');
     for (let k = 0; k < 500; k++) insert.run(k, 'x'.repeat(1_000));
     db.exec('COMMIT');
@@ -31,11 +38,7 @@ describe('startCheckpointer', () => {
   });
 
   it('restarts the WAL under steady commits: holds them for its last pass once the WAL has restartAtFrames', async () => {
-    const path = join(tempDir(), 'state.db');
-    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
-    db.exec('PRAGMA wal_autocheckpoint = 0'); // only the worker checkpoints
-    const commits = createGroupCommit(db, { name: 'test', now: Date.now });
-    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    const { path, db, commits, insert } = openTable();
     let holds = 0;
     const hold = () => ((holds += 1), commits.hold());
     const checkpointer = startCheckpointer({ path, hold, restartAtFrames: 64, intervalMs: 5 });
@@ -52,11 +55,7 @@ describe('startCheckpointer', () => {
   });
 
   it('backs off its holds while a reader keeps a pass from copying every frame, and restarts the WAL once it ends', async () => {
-    const path = join(tempDir(), 'state.db');
-    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
-    db.exec('PRAGMA wal_autocheckpoint = 0');
-    const commits = createGroupCommit(db, { name: 'test', now: Date.now });
-    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    const { path, db, commits, insert } = openTable();
     let k = 0;
     // About one commit a millisecond (a page or two of WAL each), so the WAL grows a few MiB a second.
     const commitFor = async (ms: number): Promise<void> => {
@@ -91,11 +90,7 @@ describe('startCheckpointer', () => {
   });
 
   it('resumes held commits after holdTimeoutMs when the worker does not answer in time, and at stop', async () => {
-    const path = join(tempDir(), 'state.db');
-    const db = openDatabase(path, 1_000, 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);');
-    db.exec('PRAGMA wal_autocheckpoint = 0');
-    const commits = createGroupCommit(db, { name: 'test', now: Date.now });
-    const insert = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    const { path, db, commits, insert } = openTable();
     const errors: string[] = [];
     // A hold timeout of 0 ms ends every hold before the worker's answer can arrive.
     const onError = (message: string) => errors.push(message);
