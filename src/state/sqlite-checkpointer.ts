@@ -19,7 +19,8 @@
  * A held pass that cannot copy every frame (another connection's read transaction still uses them, or another
  * process committed meanwhile) cannot lead to a restart, so the worker backs off: it asks for the next hold only
  * after 1, 2, 4 … up to `maxBackoffPasses` passes more, the wait doubling after each such hold and back to none
- * after a held pass that copied every frame. A reader open for a minute costs about 17 holds, not 600 (one a pass).
+ * after a held pass that copied every frame. By those waits, a reader open for a minute costs about 17 holds, not
+ * 600 (one a pass); in its test, 8-9 holds in 200 passes, against 191 without the back-off.
  */
 import { Worker } from 'node:worker_threads';
 
