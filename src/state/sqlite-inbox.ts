@@ -162,10 +162,11 @@ export function createSqliteInbox(options: SqliteInboxOptions): Inbox {
   const db: DatabaseSync = openDatabase(options.path, options.busyTimeoutMs ?? 5_000, INBOX_SCHEMA);
   // Checkpoint the WAL into the database at 32 MiB rather than SQLite's 4 MiB: each event rewrites a few
   // pages that later events rewrite again (the queue's tail, the indexes), so fewer, larger checkpoints copy
-  // and sync far less. The WAL file stays at most about that size. Once the inbox is busy, a worker thread
-  // checkpoints every 100 ms and restarts the WAL at 32 MiB, holding the commits for its last pass
-  // (sqlite-checkpointer.ts), so no commit checkpoints on the event loop (the copy and fsyncs that stopped it
-  // for 3-7 ms, and in 4 of 10 traced end-to-end bench runs once for 73-717 ms).
+  // and sync far less. Once the inbox is busy, a worker thread checkpoints every 100 ms and restarts the WAL
+  // at 32 MiB, holding the commits for its last pass (sqlite-checkpointer.ts), so no commit checkpoints on the
+  // event loop (the copy and fsyncs that stopped it for 3-7 ms, and in 4 of 11 traced end-to-end bench runs
+  // once for 74-717 ms). The WAL file may pass 32 MiB by what the commits write until the hold (up to one
+  // interval); the commits' own checkpoint, kept as a backstop at 64 MiB, bounds it otherwise.
   db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   const lifecycle = createStoreLifecycle(name);
   const statements = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => [key, db.prepare(sql)])) as Record<
