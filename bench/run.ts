@@ -287,6 +287,10 @@ try {
               `${fixed(cpuUsPerEvent(s.daemonCpuPct, s), 0)} + ${fixed(cpuUsPerEvent(s.podCpuPct, s), 0)}`,
             ];
       const full = r.steps.find((s) => s.rate === null);
+      // The latency goal's rate runs several times (e2e.ts): its p99 is the median of the steps run.
+      const at5k = r.steps.filter((s) => s.rate === 5_000 && s.skipped !== true);
+      const p99At5k = median(at5k.map((s) => s.p99Ms));
+      const p99List = at5k.length > 1 ? `; each step: ${at5k.map((s) => fixed(s.p99Ms, 1)).join(', ')} ms` : '';
       const cores = cpus().length;
       const cpuBudget =
         full === undefined || full.skipped === true
@@ -304,8 +308,11 @@ try {
         '',
         table(['step', 'offered events/s', 'published', 'replies', 'sustained events/s', 'p50 ms', 'p99 ms', 'max ms', 'daemon CPU', 'pod CPU', 'CPU µs/event: daemon + pod'], r.steps.map(stepRow)),
         '',
-        '¹ Not run: a lower rate was not sustained (the daemon kept up with less than 90% of it), so this one cannot be either. ' +
-          'Before the steps, a 3 s warm-up at 2,000 events/s (not shown).',
+        '¹ Not run: an earlier step at this rate or a lower one was not sustained (the daemon kept up with less than 90% of it), so this one cannot be either. ' +
+          'Before the steps, a 3 s warm-up at 2,000 events/s (not shown). The steps run in the order shown' +
+          (at5k.length > 1
+            ? '; 5k events/s, the latency goal\'s rate, runs again after full speed (#2, #3), because its p99 moves from one 10 s step to the next on a shared machine: the goal takes the median of its steps.'
+            : '.'),
         '',
         `Daemon start-up (spawn → first datafeed read): ${int(r.startupMs)} ms (first start, empty compile cache: ${int(r.firstStartupMs)} ms); orderly stop on SIGTERM: ${int(r.stopMs)} ms (exit code ${String(r.exitCode)}).`,
         `Daemon config: \`${JSON.stringify(r.config)}\` (URLs and the bot key from CHORUS_* variables).`,
@@ -322,7 +329,6 @@ try {
         ['daemon RSS, idle after the load and its idle trim', `${mb(r.idleRssTrimmedAfterLoadBytes)} MB`, 'the same, once the idle trim ran'],
         ['daemon peak RSS', `${mb(r.peakRssBytes)} MB`, 'VmHWM'],
       );
-      const at5k = r.steps.find((s) => s.rate === 5_000);
       goals.push([
         'end to end: full speed, replies to 60%',
         '≥ 20,000 events/s',
@@ -332,8 +338,10 @@ try {
       goals.push([
         'end to end: p99 at 5k events/s',
         '< 10 ms',
-        at5k === undefined || at5k.skipped === true ? 'not run' : `${fixed(at5k.p99Ms, 1)} ms (sustained ${int(at5k.sustainedPerSec)} events/s)`,
-        verdict(at5k === undefined || at5k.skipped === true ? false : at5k.p99Ms < 10 && at5k.sustainedPerSec >= 4_500),
+        at5k.length === 0
+          ? 'not run'
+          : `${fixed(p99At5k, 1)} ms${at5k.length > 1 ? `, median of ${at5k.length} steps` : ''} (sustained ${at5k.map((s) => int(s.sustainedPerSec)).join(', ')} events/s${p99List})`,
+        verdict(at5k.length === 0 ? false : p99At5k < 10 && at5k.every((s) => s.sustainedPerSec >= 4_500)),
       ]);
       const floorNote = floor === undefined ? '' : `; Node and its packages alone: ${mb(floor.rssBytes)} MB, ${mb(floor.privateBytes)} MB private`;
       const idle =

@@ -12,13 +12,15 @@
  * then once its idle trim ran (memory.trimWhenIdleMs at its default, IDLE_TRIM_MS: one memory-reducing GC
  * after that long without events), before the steps; and after the steps, 2 s after the load and once trimmed.
  *
- * Steps: a warm-up, then 1k, 5k and 20k events/s for STEP_MS each (a rate the daemon cannot sustain ends the
- * fixed-rate steps: higher ones are skipped), then full speed: for FULL_SPEED_MS the pod keeps the feed topped
- * up (publishing whenever fewer than 2,000 events wait), so the daemon never waits for events.
+ * Steps, in order: a warm-up, then 1k, 5k and 20k events/s for STEP_MS each, full speed (for FULL_SPEED_MS the
+ * pod keeps the feed topped up, publishing whenever fewer than 2,000 events wait, so the daemon never waits for
+ * events), then 5k events/s twice more: the latency goal's rate, whose p99 moves from one 10 s step to the next
+ * on a shared 2-core machine, so the report takes the median of its three steps. A rate the daemon cannot
+ * sustain skips every later step at that rate or above.
  *
  * Usage: e2e.ts <scratch dir> [--state default|memory|sqlite] [--concurrency <n>] [--quick] [--daemon-cpu-prof <dir>]
- * [--steps <list>] (the steps to run, e.g. `5000,full`; default `1000,5000,20000,full`: to profile one step).
- * Prints `BENCH_RESULT {...}`.
+ * [--steps <list>] (the steps to run, in order, e.g. `5000,full`; default `1000,5000,20000,full,5000,5000`; with
+ * --quick `1000,5000,20000,full`: to profile one step). Prints `BENCH_RESULT {...}`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -43,8 +45,10 @@ if (scratch === undefined) throw new Error('usage: e2e.ts <scratch dir> [--state
 const stateArg = (args.includes('--state') ? args[args.indexOf('--state') + 1] : undefined) ?? 'default';
 const quick = args.includes('--quick');
 const daemonProfileDir = args.includes('--daemon-cpu-prof') ? args[args.indexOf('--daemon-cpu-prof') + 1] : undefined;
-const stepsArg = (args.includes('--steps') ? args[args.indexOf('--steps') + 1] : undefined) ?? '1000,5000,20000,full';
-const fixedRates = stepsArg.split(',').filter((s) => s !== 'full').map(Number);
+const stepsArg = (args.includes('--steps') ? args[args.indexOf('--steps') + 1] : undefined) ?? (quick ? '1000,5000,20000,full' : '1000,5000,20000,full,5000,5000');
+/** The steps in order: an offered rate in events/s, or null for full speed. */
+const stepRates = stepsArg.split(',').map((step) => (step === 'full' ? null : Number(step)));
+if (stepRates.some((rate) => rate !== null && !(rate > 0))) throw new Error(`--steps: rates in events/s or "full", got ${stepsArg}`);
 const STEP_MS = quick ? 2_000 : 10_000;
 const FULL_SPEED_MS = quick ? 3_000 : 10_000;
 /** Full speed keeps at most this many events waiting in the feed. */
@@ -61,7 +65,7 @@ export type StepResult = {
   readonly label: string;
   /** Offered rate, events/s; null for full speed. */
   readonly rate: number | null;
-  /** Skipped: a lower rate was not sustained. */
+  /** Skipped: an earlier step at this rate or a lower one was not sustained. */
   readonly skipped?: boolean;
   readonly published: number;
   readonly expectedReplies: number;
@@ -379,19 +383,23 @@ function skippedStep(label: string, rate: number): StepResult {
 const steps: StepResult[] = [];
 try {
   await runStep('warm-up', 2_000, 3_000);
-  let saturated = false;
-  for (const rate of fixedRates) {
-    const label = `${rate / 1000}k events/s`;
-    if (saturated) {
+  let unsustained = Number.POSITIVE_INFINITY; // the lowest rate not sustained so far
+  for (const rate of stepRates) {
+    if (rate === null) {
+      steps.push(await runStep('full speed', null, FULL_SPEED_MS));
+      continue;
+    }
+    const runs = steps.filter((step) => step.rate === rate).length;
+    const label = `${rate / 1000}k events/s${runs === 0 ? '' : ` #${runs + 1}`}`;
+    if (rate >= unsustained) {
       steps.push(skippedStep(label, rate));
       continue;
     }
     const step = await runStep(label, rate, STEP_MS);
     steps.push(step);
-    saturated = !step.complete || step.sustainedPerSec < rate * SUSTAINED_SHARE;
+    if (!step.complete || step.sustainedPerSec < rate * SUSTAINED_SHARE) unsustained = rate;
     await sleep(300);
   }
-  if (stepsArg.split(',').includes('full')) steps.push(await runStep('full speed', null, FULL_SPEED_MS));
 } finally {
   await sleep(2_000);
   const idleRssAfterLoadBytes = daemon.exitCode === undefined ? procStatus(pid, 'VmRSS') : 0;
