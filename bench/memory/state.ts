@@ -16,6 +16,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { createClient } from 'redis';
 import type { Inbox } from '../../src/state/inbox.ts';
 import { conversationStateKey } from '../../src/testing/index.ts';
+import { handleReads } from '../lib/inbox-load.ts';
 
 const CONVERSATIONS = Number(process.env['CHORUS_BENCH_CONVERSATIONS'] ?? 100_000);
 /** Events through the Redis inbox (a round trip or more each, so fewer than through SQLite). */
@@ -145,24 +146,17 @@ const sample: State = { count: 1, lastCommand: '/buy', updatedAt: 1_767_225_600_
 }
 
 /**
- * Runs `events` events through `inbox` as `chorus run` handles them: appended by reads of 100, each one's
- * conversation leased and the event completed. What stays is each one's done mark. Conversations are the
- * events' own (one lease each); the wire text is tiny, as only the marks are measured.
+ * `events` events through `inbox` as `chorus run` handles them (bench/lib/inbox-load.ts), in reads of 100, each
+ * event in a conversation of its own; the wire text is tiny, as only the done marks are measured.
  */
 async function handleThrough(inbox: Inbox, events: number): Promise<void> {
-  for (let read = 0; read < events / 100; read++) {
-    const items = Array.from({ length: 100 }, (_, i) => {
+  const reads = Array.from({ length: events / 100 }, (_, read) =>
+    Array.from({ length: 100 }, (_, i) => {
       const id = conversationId(read * 100 + i);
       return { conversationId: id, dedupeKey: `message:${id}`, wire: '{}' };
-    });
-    await inbox.append(items);
-    await Promise.all(
-      items.map(async ({ conversationId: id }) => {
-        const [, entry] = await Promise.all([inbox.lease(id, 'bench', 30_000), inbox.next(id)]);
-        if (entry !== undefined) await inbox.complete(entry, 'bench', []);
-      }),
-    );
-  }
+    }),
+  );
+  await handleReads(inbox, reads);
 }
 
 {
