@@ -65,7 +65,8 @@ const WAL_CHECKPOINT_PAGES = 8_192;
  * less never pays for the thread (about 15 MB of RSS). */
 const CHECKPOINTER_AFTER_WRITES = 2_000;
 
-type EntryRow = { seq: number; conversation_id: string; dedupe_key: string; wire: string; attempts: number };
+/** An inbox row as `next` and `entry` return it: an array (`setReturnArrays`), in their column order. */
+type EntryRow = [seq: number, conversationId: string, dedupeKey: string, wire: string, attempts: number];
 type DeadRow = {
   id: number;
   conversation_id: string | null;
@@ -113,13 +114,7 @@ const SQL = {
   purgeDone: 'DELETE FROM done WHERE expires_at <= ?',
 } as const;
 
-const toEntry = (row: EntryRow): InboxEntry => ({
-  seq: row.seq,
-  conversationId: row.conversation_id,
-  dedupeKey: row.dedupe_key,
-  wire: row.wire,
-  attempts: row.attempts,
-});
+const toEntry = ([seq, conversationId, dedupeKey, wire, attempts]: EntryRow): InboxEntry => ({ seq, conversationId, dedupeKey, wire, attempts });
 
 const toDeadLetter = (row: DeadRow): DeadLetterRecord => ({
   id: String(row.id),
@@ -173,6 +168,11 @@ export function createSqliteInbox(options: SqliteInboxOptions): Inbox {
     keyof typeof SQL,
     StatementSync
   >;
+  // For speed: the rows read for every event come back as arrays, not as objects keyed by column name: 2.4 µs
+  // less CPU per event through this inbox (24.6-25.6 against 27.0-28.8 µs, 3 interleaved runs of
+  // bench/inbox/cpu.ts).
+  statements.next.setReturnArrays(true);
+  statements.entry.setReturnArrays(true);
   let purgedAt = 0;
   let writes = 0;
   let checkpointer: Checkpointer | undefined;
@@ -250,14 +250,15 @@ export function createSqliteInbox(options: SqliteInboxOptions): Inbox {
       write('fail', (at) => {
         const row = statements.entry.get(entry.seq) as EntryRow | undefined;
         if (row === undefined) return 'dead-lettered';
-        const attempts = attemptsAfterFailure(row.attempts, maxAttempts);
+        const stored = toEntry(row);
+        const attempts = attemptsAfterFailure(stored.attempts, maxAttempts);
         if (attempts < maxAttempts) {
           statements.countAttempt.run(entry.seq);
           return 'retry';
         }
         statements.remove.run(entry.seq);
-        markDone(row.dedupe_key, at);
-        statements.addDead.run(row.conversation_id, row.dedupe_key, row.wire, attempts, error.code, error.message, at);
+        markDone(stored.dedupeKey, at);
+        statements.addDead.run(stored.conversationId, stored.dedupeKey, stored.wire, attempts, error.code, error.message, at);
         return 'dead-lettered';
       }),
     deadLetter: async (wire, error) => {
