@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { NODE_DEFAULT_V8_POOL_SIZE, toV8PoolSize } from '../src/daemon/v8-pool-size.ts';
 import type { DispatchResult } from './lib/child.ts';
 import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile.ts';
+import { median } from './lib/median.ts';
 import { writeWorkload, type WorkloadMeta } from './lib/workload-files.ts';
 import { COMMANDS, DEFAULT_SPEC, type HandlerCounts } from './lib/workload.ts';
 import type { E2eResult, StepResult } from './e2e/e2e.ts';
@@ -87,11 +88,6 @@ function table(head: readonly string[], rows: readonly (readonly string[])[], al
 }
 
 const finite = (...values: number[]): boolean => values.every(Number.isFinite);
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 
 // ------------------------------------------------------------------------------------------ the run
 const scratch = mkdtempSync(join(tmpdir(), 'chorus-bench-'));

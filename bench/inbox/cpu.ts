@@ -3,7 +3,7 @@
  * first 60,000 Symphony events (their wire JSON, about 1 KB each, over 1,000 conversations) handled through
  * the memory and SQLite inboxes as `chorus run` handles them (bench/lib/inbox-load.ts: reads of 100, lease and
  * next per conversation, complete per event), without listeners or network. Rounds alternate between the
- * backends, a fresh inbox (and database file) each; the median round is reported. CPU is the process's
+ * backends, a fresh inbox (and database file) each; the median of the rounds is reported. CPU is the process's
  * (process.cpuUsage: the main thread, and the SQLite checkpointer's worker once it starts); wall time includes
  * the group commit's waits (1 ms after a busy commit), which an idle harness shows and a busy daemon does not.
  *
@@ -19,6 +19,7 @@ import { createMemoryInbox } from '../../src/state/memory-inbox.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
 import { createSqliteInbox } from '../../src/state/sqlite-inbox.ts';
 import { handleReads } from '../lib/inbox-load.ts';
+import { median } from '../lib/median.ts';
 import { createSymphonyWorld, DEFAULT_SPEC, generateItems, toSymphonyEvent } from '../lib/workload.ts';
 
 const EVENTS = 60_000;
@@ -66,14 +67,13 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const result = [...measured].map(([backend, list]) => ({
   backend,
   cpuUsPerEvent: median(list.map((r) => r.cpuUs)),
   wallUsPerEvent: median(list.map((r) => r.wallUs)),
   cpuUsPerEventRounds: list.map((r) => Number(r.cpuUs.toFixed(1))),
 }));
-process.stdout.write(`${items.length.toLocaleString('en-US')} events in reads of ${READ_SIZE}, ${rounds} rounds per backend, median round:\n`);
+process.stdout.write(`${items.length.toLocaleString('en-US')} events in reads of ${READ_SIZE}, ${rounds} rounds per backend, median of the rounds:\n`);
 for (const r of result) {
   process.stdout.write(`  ${r.backend.padEnd(7)} CPU ${r.cpuUsPerEvent.toFixed(1)} µs/event (rounds: ${r.cpuUsPerEventRounds.join(', ')}), wall ${r.wallUsPerEvent.toFixed(1)} µs/event\n`);
 }
