@@ -1,12 +1,12 @@
 /**
  * Gives memory back while the daemon is idle. V8 grows its young generation (new space: two semi-spaces, their
  * limit sized from the heap limit: 64 MiB each under Node 24 with the 4 GiB heap limit of a 24 GiB machine,
- * reached within about 10 s at 5,000 events/s in the e2e bench) at start-up and under load, and keeps the pages while the
- * process idles: its memory reducer runs after a major GC, and an idle daemon makes none. One memory-reducing
- * full GC (the inspector protocol's `HeapProfiler.collectGarbage`, which V8 runs as a low-memory notification:
- * every space shrunk to what is live) returns them: an idle daemon's RSS fell from 122–125 MB to 104–108 MB in
- * the e2e bench. It costs one full GC (tens of ms of a core) per idle period, and none under load; the young
- * generation grows again under the next load.
+ * reached within about 10 s at 5,000 events/s in the e2e bench) at start-up and under load, and keeps the pages
+ * while the process idles: its memory reducer runs after a major GC, and an idle daemon makes none. One
+ * memory-reducing full GC (the inspector protocol's `HeapProfiler.collectGarbage`, which V8 runs as a low-memory
+ * notification: every space shrunk to what is live) returns them: an idle daemon's RSS fell from 122–125 MB to
+ * 104–108 MB in the e2e bench. It costs one full GC (tens of ms of a core) per idle period, and none under load;
+ * the young generation grows again under the next load.
  *
  * The inspector session is in-process (`node:inspector`: no port is opened) and closed after each GC.
  */
