@@ -260,7 +260,7 @@ try {
   // ---------------------------------------------------------------- end to end
   let e2eSection = '## End to end\n\nskipped (--skip-e2e)';
   if (!flags['skip-e2e']) {
-    log('end to end: the daemon against the embedded pod (about a minute)');
+    log('end to end: the daemon against the embedded pod (about a minute and a half)');
     const e2eDir = mkdtempSync(join(scratch, 'e2e-'));
     const e2eArgs = [join(BENCH, 'e2e/e2e.ts'), e2eDir, '--state', flags['e2e-state'], ...(flags.quick ? ['--quick'] : [])];
     const e2e = await runChild<E2eResult>(e2eArgs, 600_000);
