@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseWireEvent } from '../../src/events/parse-wire-event.ts';
 import type { Inbox, InboxItem } from '../../src/state/inbox.ts';
 import { createMemoryInbox } from '../../src/state/memory-inbox.ts';
 import { createMemoryStore } from '../../src/state/memory-store.ts';
@@ -31,14 +32,15 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   process.exit(2);
 }
 
-type Message = { messageId: string; stream: { streamId: string } };
+// Each event's conversation and dedupe key as chorus derives them (runWithInbox appends what parseWireEvent gives).
 const world = createSymphonyWorld(DEFAULT_SPEC);
 const items: InboxItem[] = generateItems(DEFAULT_SPEC)
   .slice(0, EVENTS)
   .map((item) => {
-    const event = toSymphonyEvent(world, item) as { payload: { messageSent: { message: Message } } };
-    const { messageId, stream } = event.payload.messageSent.message;
-    return { conversationId: stream.streamId, dedupeKey: `message:${messageId}`, wire: JSON.stringify(event) };
+    const wire = toSymphonyEvent(world, item);
+    const event = parseWireEvent(wire);
+    if (event === null) throw new Error('inbox/cpu: the workload made an event of an unsupported type');
+    return { conversationId: event.conversationId, dedupeKey: event.dedupeKey, wire: JSON.stringify(wire) };
   });
 const reads = Array.from({ length: Math.ceil(items.length / READ_SIZE) }, (_, i) => items.slice(i * READ_SIZE, (i + 1) * READ_SIZE));
 
