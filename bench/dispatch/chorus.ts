@@ -72,6 +72,8 @@ await runDispatch({
   name: 'chorus',
   platform: 'symphony',
   work,
+  // A message's EntityJSON: JSON in a string of the V4Event, which every Symphony client parses (chorus in parseEntityJSON).
+  nestedJSON: (wire) => (wire as { payload?: { messageSent?: { message?: { data?: string } } } }).payload?.messageSent?.message?.data || undefined,
   async setup() {
     const pipeline = await createEventPipeline({
       listeners: [listener],

@@ -23,6 +23,12 @@ export type DispatchResult = {
    * passes. What every framework pays for its wire format before doing any of its own work.
    */
   readonly parseAloneMs: number;
+  /**
+   * JSON.parse of the JSON texts the timed run's wire messages carry inside string fields, alone, ms (median of
+   * {@link PARSE_PASSES} passes): for Symphony, each message's EntityJSON (its `data`), which every Symphony
+   * client parses as well. Absent for wire formats without such texts.
+   */
+  readonly nestedParseAloneMs?: number;
   readonly notes?: string;
 };
 
@@ -65,17 +71,17 @@ export function splitFirst(text: string): [string, string] {
 /** Passes of {@link timeParseAlone}; the median is reported. */
 const PARSE_PASSES = 3;
 
-/** JSON.parse of `lines`, nothing else, ms: the median of {@link PARSE_PASSES} passes. */
-function timeParseAlone(lines: readonly string[]): number {
+/** JSON.parse of `texts` (JSON objects each), nothing else, ms: the median of {@link PARSE_PASSES} passes. */
+function timeParseAlone(texts: readonly string[]): number {
   const passes: number[] = [];
   let objects = 0; // read after the passes, so the parsing cannot be left out
   for (let pass = 0; pass < PARSE_PASSES; pass++) {
     collect();
     const startedAt = performance.now();
-    for (const line of lines) if (typeof JSON.parse(line) === 'object') objects += 1;
+    for (const text of texts) if (typeof JSON.parse(text) === 'object') objects += 1;
     passes.push(performance.now() - startedAt);
   }
-  if (objects !== lines.length * PARSE_PASSES) throw new Error(`${lines.length * PARSE_PASSES - objects} wire lines are not JSON objects`);
+  if (objects !== texts.length * PARSE_PASSES) throw new Error(`${texts.length * PARSE_PASSES - objects} JSON texts are not objects`);
   return passes.sort((a, b) => a - b)[Math.floor(PARSE_PASSES / 2)] as number;
 }
 
@@ -95,6 +101,8 @@ export async function runDispatch(options: {
   setup(): Promise<(lines: readonly string[]) => Promise<void>>;
   /** Called around the timed run only (the CPU profile). */
   readonly around?: { before(): Promise<void>; after(): Promise<void> } | undefined;
+  /** The JSON text a parsed wire message carries in a string field, if any (see DispatchResult.nestedParseAloneMs). */
+  readonly nestedJSON?: (wire: unknown) => string | undefined;
   readonly notes?: string;
 }): Promise<void> {
   const dir = process.argv[2];
@@ -112,6 +120,8 @@ export async function runDispatch(options: {
   const elapsedMs = performance.now() - startedAt;
   await options.around?.after();
   const parseAloneMs = timeParseAlone(timed);
+  const { nestedJSON } = options;
+  const nested = nestedJSON === undefined ? [] : timed.map((line) => nestedJSON(JSON.parse(line))).filter((text) => text !== undefined);
   const result: DispatchResult = {
     name: options.name,
     platform: options.platform,
@@ -122,6 +132,7 @@ export async function runDispatch(options: {
     loadedRssBytes,
     checksum: options.work.checksum(),
     parseAloneMs,
+    ...(nested.length === 0 ? {} : { nestedParseAloneMs: timeParseAlone(nested) }),
     ...(options.notes === undefined ? {} : { notes: options.notes }),
   };
   // Exit explicitly: some frameworks keep timers alive (Hubot's brain), and the parent waits for the exit.
